@@ -1,0 +1,2 @@
+//! eventcast (crate doc written below)
+pub mod proto;

@@ -1,0 +1,20 @@
+//! The sans-IO protocol core: wire format, segmentation, reassembly and duplicate
+//! suppression as plain state machines.
+//!
+//! Nothing here opens a socket, reads a clock or spawns a task. [`Endpoint`] is driven by
+//! `handle_datagram(now, from, bytes)` and `handle_timeout(now)`, and drained through
+//! `poll_transmit()` and `poll_event()`; `poll_timeout()` says when time next matters. The
+//! tokio driver in [`crate::driver`] is one user; the seeded simulator in the tests is another.
+
+pub mod endpoint;
+pub mod payload;
+pub mod reassembly;
+pub mod stats;
+pub mod wire;
+pub mod window;
+
+#[cfg(test)]
+mod sim;
+
+pub use endpoint::{Delivery, Endpoint, EndpointConfig, SendError, Transmit};
+pub use stats::{DropCounters, Stats};

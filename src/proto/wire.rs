@@ -1,0 +1,447 @@
+//! Datagram and frame layout of wire protocol v1 (`docs/PROTOCOL.md`).
+//!
+//! Reading goes through checked views ([`Datagram::new_checked`], [`Frames`]) that never
+//! index past the buffer; writing goes through representations ([`FrameRepr::emit`]) that know
+//! their own length. No function here panics on any input.
+
+use std::fmt;
+
+/// The two bytes every eventcast datagram starts with.
+pub const MAGIC: [u8; 2] = *b"EC";
+/// The protocol version this crate speaks.
+pub const VERSION: u8 = 1;
+
+/// Field offsets of the datagram header.
+pub mod field {
+    use std::ops::Range;
+    /// `"EC"`.
+    pub const MAGIC: Range<usize> = 0..2;
+    /// Protocol version.
+    pub const VERSION: usize = 2;
+    /// Datagram flags.
+    pub const FLAGS: usize = 3;
+    /// Sender id (plaintext datagrams).
+    pub const SENDER: Range<usize> = 4..12;
+    /// First frame (plaintext datagrams).
+    pub const FRAMES: usize = 12;
+}
+
+/// Field offsets of the common frame header and of the frame bodies.
+pub mod frame_field {
+    use std::ops::Range;
+    /// Frame type.
+    pub const TYPE: usize = 0;
+    /// Frame flags.
+    pub const FLAGS: usize = 1;
+    /// Body length.
+    pub const LENGTH: Range<usize> = 2..4;
+    /// First body byte.
+    pub const BODY: usize = 4;
+    /// Sequence number, in the body of EVENT and FRAGMENT frames.
+    pub const SEQUENCE: Range<usize> = 0..8;
+    /// Payload, in the body of an EVENT frame.
+    pub const EVENT_PAYLOAD: usize = 8;
+    /// Fragment index, in the body of a FRAGMENT frame.
+    pub const FRAGMENT_INDEX: Range<usize> = 8..12;
+    /// Fragment count, in the body of a FRAGMENT frame.
+    pub const FRAGMENT_COUNT: Range<usize> = 12..16;
+    /// Fragment data, in the body of a FRAGMENT frame.
+    pub const FRAGMENT_DATA: usize = 16;
+}
+
+/// Length of the 4-byte prefix every version keeps.
+pub const PREFIX_LEN: usize = 4;
+/// Length of a plaintext datagram header (prefix + sender id).
+pub const HEADER_LEN: usize = field::FRAMES;
+/// Length of the common frame header.
+pub const FRAME_HEADER_LEN: usize = frame_field::BODY;
+/// Bytes an EVENT frame adds to its payload.
+pub const EVENT_OVERHEAD: usize = FRAME_HEADER_LEN + frame_field::EVENT_PAYLOAD;
+/// Bytes a FRAGMENT frame adds to its data.
+pub const FRAGMENT_OVERHEAD: usize = FRAME_HEADER_LEN + frame_field::FRAGMENT_DATA;
+/// The largest fragment count a receiver accepts.
+pub const MAX_FRAGMENT_COUNT: u32 = 1 << 20;
+/// The largest body a frame can describe.
+pub const MAX_FRAME_BODY: usize = u16::MAX as usize;
+
+/// Datagram flag: the body is encrypted (reserved for the security layer).
+pub const FLAG_SEALED: u8 = 0x01;
+/// Frame flag: this frame is a repair copy.
+pub const FRAME_RETRANSMIT: u8 = 0x01;
+/// Frame flag: deliver without waiting for earlier events.
+pub const FRAME_UNORDERED: u8 = 0x02;
+/// Frame flag: do not repair if lost.
+pub const FRAME_UNRELIABLE: u8 = 0x04;
+const FRAME_FLAGS_KNOWN: u8 = FRAME_RETRANSMIT | FRAME_UNORDERED | FRAME_UNRELIABLE;
+
+/// Frame type of a whole event.
+pub const TYPE_EVENT: u8 = 0x01;
+/// Frame type of one fragment of a segmented event.
+pub const TYPE_FRAGMENT: u8 = 0x02;
+
+/// Why a datagram or frame could not be read. Each maps to a drop counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// Shorter than its header says it must be, or a length runs past the end.
+    Malformed,
+    /// Does not start with [`MAGIC`]: another protocol.
+    BadMagic,
+    /// Another protocol version.
+    BadVersion(u8),
+    /// Reserved flag bits set.
+    UnsupportedFlags(u8),
+    /// An encrypted datagram reached code without a key.
+    SealedWithoutKey,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Malformed => f.write_str("malformed datagram"),
+            WireError::BadMagic => f.write_str("not an eventcast datagram"),
+            WireError::BadVersion(v) => write!(f, "unsupported protocol version {v}"),
+            WireError::UnsupportedFlags(x) => write!(f, "unsupported flags {x:#04x}"),
+            WireError::SealedWithoutKey => f.write_str("encrypted datagram but no key"),
+        }
+    }
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+fn be_u32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_be_bytes(a)
+}
+
+/// A checked view of a plaintext datagram.
+///
+/// ```
+/// use eventcast::proto::wire::{Datagram, FrameRepr};
+/// let mut buf = Vec::new();
+/// Datagram::emit_header(&mut buf, 7);
+/// FrameRepr::Event { flags: 0, seq: 0, payload: b"x" }.emit(&mut buf);
+/// let dgram = Datagram::new_checked(&buf[..]).unwrap();
+/// assert_eq!(dgram.sender_id(), 7);
+/// assert_eq!(dgram.frames().count(), 1);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    buffer: &'a [u8],
+}
+
+impl<'a> Datagram<'a> {
+    /// Checks the prefix and header and returns a view, or why the datagram is refused.
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, WireError> {
+        if buffer.len() < PREFIX_LEN {
+            return Err(WireError::Malformed);
+        }
+        if buffer[field::MAGIC] != MAGIC {
+            return Err(WireError::BadMagic);
+        }
+        let version = buffer[field::VERSION];
+        if version != VERSION {
+            return Err(WireError::BadVersion(version));
+        }
+        let flags = buffer[field::FLAGS];
+        if flags & !FLAG_SEALED != 0 {
+            return Err(WireError::UnsupportedFlags(flags));
+        }
+        if flags & FLAG_SEALED != 0 {
+            return Err(WireError::SealedWithoutKey);
+        }
+        if buffer.len() < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        Ok(Datagram { buffer })
+    }
+
+    /// The sender id.
+    pub fn sender_id(&self) -> u64 {
+        be_u64(&self.buffer[field::SENDER])
+    }
+
+    /// The frames, in order.
+    pub fn frames(&self) -> Frames<'a> {
+        Frames {
+            rest: &self.buffer[field::FRAMES..],
+        }
+    }
+
+    /// Writes a plaintext header for `sender_id` at the end of `out`.
+    pub fn emit_header(out: &mut Vec<u8>, sender_id: u64) {
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+        out.push(0);
+        out.extend_from_slice(&sender_id.to_be_bytes());
+    }
+}
+
+/// Iterator over the frames of a datagram. After a malformed frame it yields one
+/// `Err(WireError::Malformed)` and stops.
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<FrameRepr<'a>, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let parsed = FrameRepr::parse(self.rest);
+        match parsed {
+            Ok((frame, used)) => {
+                self.rest = &self.rest[used..];
+                Some(Ok(frame))
+            }
+            Err(e) => {
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// One frame, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameRepr<'a> {
+    /// A whole event.
+    Event {
+        /// Frame flags.
+        flags: u8,
+        /// Sender's sequence number.
+        seq: u64,
+        /// Event payload (see [`super::payload`]).
+        payload: &'a [u8],
+    },
+    /// One fragment of a segmented event.
+    Fragment {
+        /// Frame flags.
+        flags: u8,
+        /// Sender's sequence number of the event.
+        seq: u64,
+        /// Position of this fragment.
+        index: u32,
+        /// Number of fragments of the event.
+        count: u32,
+        /// The fragment's bytes.
+        data: &'a [u8],
+    },
+    /// A frame type this version does not know; skipped.
+    Unknown {
+        /// Its type byte.
+        kind: u8,
+    },
+}
+
+impl<'a> FrameRepr<'a> {
+    /// Parses one frame at the start of `bytes`; returns it and the bytes it used.
+    pub fn parse(bytes: &'a [u8]) -> Result<(Self, usize), WireError> {
+        if bytes.len() < FRAME_HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        let kind = bytes[frame_field::TYPE];
+        let flags = bytes[frame_field::FLAGS];
+        let len = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        let end = FRAME_HEADER_LEN + len;
+        if bytes.len() < end {
+            return Err(WireError::Malformed);
+        }
+        let body = &bytes[FRAME_HEADER_LEN..end];
+        let frame = match kind {
+            TYPE_EVENT | TYPE_FRAGMENT if flags & !FRAME_FLAGS_KNOWN != 0 => {
+                return Err(WireError::UnsupportedFlags(flags));
+            }
+            TYPE_EVENT => {
+                if body.len() < frame_field::EVENT_PAYLOAD {
+                    return Err(WireError::Malformed);
+                }
+                FrameRepr::Event {
+                    flags,
+                    seq: be_u64(&body[frame_field::SEQUENCE]),
+                    payload: &body[frame_field::EVENT_PAYLOAD..],
+                }
+            }
+            TYPE_FRAGMENT => {
+                if body.len() <= frame_field::FRAGMENT_DATA {
+                    return Err(WireError::Malformed);
+                }
+                let index = be_u32(&body[frame_field::FRAGMENT_INDEX]);
+                let count = be_u32(&body[frame_field::FRAGMENT_COUNT]);
+                if count < 2 || count > MAX_FRAGMENT_COUNT || index >= count {
+                    return Err(WireError::Malformed);
+                }
+                FrameRepr::Fragment {
+                    flags,
+                    seq: be_u64(&body[frame_field::SEQUENCE]),
+                    index,
+                    count,
+                    data: &body[frame_field::FRAGMENT_DATA..],
+                }
+            }
+            other => FrameRepr::Unknown { kind: other },
+        };
+        Ok((frame, end))
+    }
+
+    /// Bytes this frame takes on the wire, header included.
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            FrameRepr::Event { payload, .. } => EVENT_OVERHEAD + payload.len(),
+            FrameRepr::Fragment { data, .. } => FRAGMENT_OVERHEAD + data.len(),
+            FrameRepr::Unknown { .. } => FRAME_HEADER_LEN,
+        }
+    }
+
+    /// Appends this frame to `out`. The caller keeps the body within [`MAX_FRAME_BODY`]
+    /// (`max_payload_size` guarantees it); an `Unknown` frame is written with an empty body.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let body_len = self.buffer_len() - FRAME_HEADER_LEN;
+        debug_assert!(body_len <= MAX_FRAME_BODY);
+        let (kind, flags) = match self {
+            FrameRepr::Event { flags, .. } => (TYPE_EVENT, *flags),
+            FrameRepr::Fragment { flags, .. } => (TYPE_FRAGMENT, *flags),
+            FrameRepr::Unknown { kind } => (*kind, 0),
+        };
+        out.push(kind);
+        out.push(flags);
+        out.extend_from_slice(&(body_len as u16).to_be_bytes());
+        match self {
+            FrameRepr::Event { seq, payload, .. } => {
+                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(payload);
+            }
+            FrameRepr::Fragment {
+                seq,
+                index,
+                count,
+                data,
+                ..
+            } => {
+                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(&index.to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+                out.extend_from_slice(data);
+            }
+            FrameRepr::Unknown { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn datagram(frames: &[FrameRepr<'_>]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        Datagram::emit_header(&mut buf, 0xdead_beef);
+        for f in frames {
+            f.emit(&mut buf);
+        }
+        buf
+    }
+
+    #[test]
+    fn roundtrip_event_and_fragment() {
+        let frames = [
+            FrameRepr::Event { flags: FRAME_UNORDERED, seq: 9, payload: b"abc" },
+            FrameRepr::Fragment { flags: 0, seq: 10, index: 1, count: 3, data: b"zz" },
+        ];
+        let buf = datagram(&frames);
+        assert_eq!(buf.len(), HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>());
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        assert_eq!(d.sender_id(), 0xdead_beef);
+        let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+        assert_eq!(got, frames);
+    }
+
+    #[test]
+    fn refuses_foreign_and_other_versions() {
+        assert_eq!(Datagram::new_checked(b"").unwrap_err(), WireError::Malformed);
+        assert_eq!(Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(), WireError::BadMagic);
+        let mut buf = datagram(&[]);
+        buf[field::VERSION] = 2;
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::BadVersion(2));
+        buf[field::VERSION] = VERSION;
+        buf[field::FLAGS] = 0x80;
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::UnsupportedFlags(0x80));
+        buf[field::FLAGS] = FLAG_SEALED;
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::SealedWithoutKey);
+        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::SealedWithoutKey);
+        buf[field::FLAGS] = 0;
+        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::Malformed);
+    }
+
+    #[test]
+    fn unknown_frames_are_skipped_and_bad_fragments_refused() {
+        let mut buf = datagram(&[]);
+        buf.extend_from_slice(&[0x7f, 0, 0, 2, 1, 2]);
+        FrameRepr::Event { flags: 0, seq: 1, payload: b"p" }.emit(&mut buf);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        let got: Vec<_> = d.frames().collect();
+        assert_eq!(got[0], Ok(FrameRepr::Unknown { kind: 0x7f }));
+        assert!(matches!(got[1], Ok(FrameRepr::Event { seq: 1, .. })));
+
+        for (index, count) in [(0u32, 1u32), (3, 3), (0, MAX_FRAGMENT_COUNT + 1)] {
+            let mut body = Vec::new();
+            body.extend_from_slice(&1u64.to_be_bytes());
+            body.extend_from_slice(&index.to_be_bytes());
+            body.extend_from_slice(&count.to_be_bytes());
+            body.push(0);
+            let mut frame = vec![TYPE_FRAGMENT, 0];
+            frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            frame.extend_from_slice(&body);
+            assert_eq!(FrameRepr::parse(&frame), Err(WireError::Malformed), "{index}/{count}");
+        }
+    }
+
+    #[test]
+    fn truncated_frame_ends_iteration_with_error() {
+        let mut buf = datagram(&[FrameRepr::Event { flags: 0, seq: 1, payload: b"hello" }]);
+        buf.truncate(buf.len() - 1);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        let got: Vec<_> = d.frames().collect();
+        assert_eq!(got, vec![Err(WireError::Malformed)]);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(d) = Datagram::new_checked(&bytes[..]) {
+                let _ = d.sender_id();
+                for f in d.frames() { let _ = f; }
+            }
+        }
+
+        #[test]
+        fn valid_header_with_random_frames_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut buf = datagram(&[]);
+            buf.extend_from_slice(&tail);
+            let d = Datagram::new_checked(&buf[..]).unwrap();
+            let n = d.frames().count();
+            prop_assert!(n <= tail.len() / FRAME_HEADER_LEN + 1);
+        }
+
+        #[test]
+        fn emitted_frames_parse_back(seq in any::<u64>(), payload in proptest::collection::vec(any::<u8>(), 0..200),
+                                    count in 2u32..1000, index_seed in any::<u32>()) {
+            let index = index_seed % count;
+            let frames = [
+                FrameRepr::Event { flags: 0, seq, payload: &payload },
+                FrameRepr::Fragment { flags: FRAME_RETRANSMIT, seq, index, count, data: if payload.is_empty() { b"x" } else { &payload } },
+            ];
+            let buf = datagram(&frames);
+            let d = Datagram::new_checked(&buf[..]).unwrap();
+            let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(got, frames.to_vec());
+        }
+    }
+}
