@@ -1,2 +1,61 @@
-//! eventcast (crate doc written below)
+//! # eventcast — one event emitter across a LAN
+//!
+//! A program calls [`Eventcast::emit`]`("name", args)`; every program on the network that
+//! registered [`Eventcast::on`]`("name", …)` gets the call with its arguments. Arguments are
+//! anything `serde` can serialize and travel as BSON, so dates, binary, regular expressions
+//! and the other BSON types arrive as they left.
+//!
+//! ```no_run
+//! # async fn f() -> eventcast::Result<()> {
+//! use eventcast::Eventcast;
+//! let ec = Eventcast::builder().interface("127.0.0.1").build()?;
+//! ec.on("sensor.*", |ev| {
+//!     let (room, celsius): (String, f64) = ev.args().unwrap();
+//!     println!("{} from {}: {room} {celsius}", ev.name(), ev.sender());
+//! })?;
+//! ec.start().await?;
+//! ec.emit("sensor.temp", &("kitchen", 21.5)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## How the pieces fit
+//!
+//! - [`proto`] — the **sans-IO protocol core**. The wire format (`docs/PROTOCOL.md`),
+//!   packing of small events into shared datagrams, segmentation and reassembly of large
+//!   ones, duplicate suppression. It is a state machine fed with `handle_datagram(now, …)`
+//!   and drained with `poll_transmit()` / `poll_event()`; it never touches a socket or a
+//!   clock, so the tests drive it through a seeded lossy network in simulated time.
+//! - `driver` — a **thin tokio task** per running instance: it owns the UDP socket
+//!   (set up with socket2), moves datagrams between socket and core, runs the core's timers,
+//!   and hands received events to the listeners.
+//! - [`Eventcast`] — the **public handle**: builder and options ([`Builder`], [`Options`]),
+//!   lifecycle (`start`, `stop`, [`State`]), `emit`, and the Node-style listener API
+//!   (`on`, `once`, `off`, `on_any`, patterns such as `sensor.*`, and
+//!   [`subscribe`](Eventcast::subscribe) for an async [`EventStream`]).
+//! - [`blocking`] — the same instance for programs without an async runtime.
+//! - The `eventcast` binary (`listen`, `emit`, `demo`) is a thin client of this library.
+//!
+//! The library logs through `tracing` (target `eventcast`) and never installs a subscriber.
+
+pub mod blocking;
+mod builder;
+mod driver;
+mod emitter;
+mod error;
+mod event;
+mod eventcast;
+mod interface;
+mod logging;
+mod options;
 pub mod proto;
+mod stats;
+
+pub use bson;
+pub use builder::Builder;
+pub use emitter::{EventStream, ListenerId, Pattern};
+pub use error::{Error, Result};
+pub use event::{Event, SenderId};
+pub use eventcast::{Eventcast, State};
+pub use interface::Interface;
+pub use options::{DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Options};
+pub use stats::Stats;

@@ -65,6 +65,8 @@ pub struct Stats {
     pub reassembly_bytes: u64,
     /// Senders in the peer table now.
     pub peers: u64,
+    /// Datagrams the socket refused to send (filled in by the driver).
+    pub send_errors: u64,
     /// Drops by reason.
     pub dropped: DropCounters,
 }

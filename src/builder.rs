@@ -1,0 +1,128 @@
+//! The builder of an [`Eventcast`] instance.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::eventcast::Eventcast;
+use crate::interface::Interface;
+use crate::options::Options;
+
+/// Sets options one by one; [`Builder::build`] validates them all.
+///
+/// ```
+/// use std::time::Duration;
+/// let ec = eventcast::Eventcast::builder()
+///     .group("239.255.0.7")
+///     .port(9100)
+///     .interface("127.0.0.1")
+///     .max_payload_size(1400)
+///     .message_ttl(Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(ec.options().port, 9100);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    options: Options,
+    bad_group: Option<String>,
+    bad_address: Option<String>,
+}
+
+impl Builder {
+    /// The multicast group, IPv4 or IPv6 (default `239.255.0.99`).
+    pub fn group(mut self, group: &str) -> Self {
+        match group.trim().parse::<IpAddr>() {
+            Ok(ip) => self.options.group = ip,
+            Err(_) => self.bad_group = Some(group.to_owned()),
+        }
+        self
+    }
+
+    /// The UDP port (default 9000).
+    pub fn port(mut self, port: u16) -> Self {
+        self.options.port = port;
+        self
+    }
+
+    /// The address to bind (default: the unspecified address of the group's family).
+    pub fn address(mut self, address: &str) -> Self {
+        match address.trim().parse::<IpAddr>() {
+            Ok(ip) => self.options.address = Some(ip),
+            Err(_) => self.bad_address = Some(address.to_owned()),
+        }
+        self
+    }
+
+    /// The multicast interface, by address (`192.168.1.5`, `fe80::1`) or name (`eth0`, `lo`).
+    pub fn interface(mut self, interface: &str) -> Self {
+        self.options.interface = interface.parse().unwrap_or(Interface::Default);
+        self
+    }
+
+    /// Whether instances on this host hear this one (default true).
+    pub fn loopback(mut self, loopback: bool) -> Self {
+        self.options.loopback = loopback;
+        self
+    }
+
+    /// Multicast TTL or hop limit (default 1: the local network only).
+    pub fn ttl(mut self, ttl: u32) -> Self {
+        self.options.ttl = ttl;
+        self
+    }
+
+    /// The largest datagram, in bytes (default 1024); larger events are segmented.
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.options.max_payload_size = bytes;
+        self
+    }
+
+    /// How long an incomplete event waits for its next fragment (default 3 s).
+    pub fn message_ttl(mut self, ttl: Duration) -> Self {
+        self.options.message_ttl = ttl;
+        self
+    }
+
+    /// The largest event sent or accepted, in bytes (default 8 MiB).
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.options.max_event_size = bytes;
+        self
+    }
+
+    /// Socket receive buffer to ask for, in bytes (default: 8 MiB, quietly capped by the OS).
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
+        self.options.recv_buffer_size = Some(bytes);
+        self
+    }
+
+    /// Whether this instance logs (default true; `tracing`, target `eventcast`).
+    pub fn log(mut self, enabled: bool) -> Self {
+        self.options.log = enabled;
+        self
+    }
+
+    /// The most verbose level this instance logs at (default INFO).
+    pub fn log_level(mut self, level: tracing::Level) -> Self {
+        self.options.log_level = level;
+        self
+    }
+
+    /// Replaces every option at once.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Validates the options and makes the instance (not started yet).
+    pub fn build(self) -> Result<Eventcast> {
+        if let Some(group) = self.bad_group {
+            return Err(Error::invalid("group", group, "an IP address such as 239.255.0.99 or ff12::ec:99"));
+        }
+        if let Some(address) = self.bad_address {
+            return Err(Error::invalid("address", address, "an IP address of this host, such as 0.0.0.0"));
+        }
+        Eventcast::with_options(self.options)
+    }
+}

@@ -1,0 +1,129 @@
+//! The driver task: one per running instance.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::emitter::Listeners;
+use crate::event::{Event, SenderId};
+use crate::proto::{Endpoint, Stats};
+
+/// How many queued commands the driver takes in one go before flushing datagrams; also the
+/// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
+pub(crate) const COMMAND_BATCH: usize = 1024;
+/// Datagrams read in one go before dispatching and looking at commands again.
+const RECV_BATCH: usize = 64;
+/// Receive buffer: the largest UDP payload.
+const RECV_BUFFER: usize = 65_536;
+
+/// What the public handle asks of the driver.
+pub(crate) enum Command {
+    /// Send an encoded event payload.
+    Emit(Vec<u8>),
+    /// Reply with the core's counters.
+    Stats(oneshot::Sender<Stats>),
+    /// Send what is queued, then stop.
+    Stop(oneshot::Sender<()>),
+}
+
+pub(crate) struct Driver {
+    pub core: Endpoint,
+    pub socket: UdpSocket,
+    pub destination: SocketAddr,
+    pub commands: mpsc::Receiver<Command>,
+    pub listeners: Arc<Listeners>,
+    pub send_errors: u64,
+}
+
+impl Driver {
+    pub async fn run(mut self) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        loop {
+            self.flush().await;
+            let deadline = self.core.poll_timeout();
+            tokio::select! {
+                command = self.commands.recv() => {
+                    let Some(command) = command else { break };
+                    if let Some(reply) = self.handle_commands(command) {
+                        self.flush().await;
+                        let _ = reply.send(());
+                        break;
+                    }
+                }
+                received = self.socket.recv_from(&mut buf) => {
+                    self.handle_received(received, &mut buf);
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.core.handle_timeout(Instant::now());
+                }
+            }
+        }
+        tracing::debug!(target: "eventcast", sender = %SenderId(self.core.id()), "driver stopped");
+    }
+
+    /// Handles `first` and whatever else is already queued, up to a batch, so that small
+    /// events emitted together are packed into shared datagrams. Returns the reply channel
+    /// of a stop command.
+    fn handle_commands(&mut self, first: Command) -> Option<oneshot::Sender<()>> {
+        let mut next = Some(first);
+        for _ in 0..COMMAND_BATCH {
+            match next.take()? {
+                Command::Emit(payload) => {
+                    if let Err(e) = self.core.send(&payload) {
+                        // emit() checked the size already; this is a bug if it happens.
+                        tracing::error!(target: "eventcast", error = ?e, "event refused by the protocol core");
+                    }
+                }
+                Command::Stats(reply) => {
+                    let mut stats = self.core.stats().clone();
+                    stats.send_errors = self.send_errors;
+                    let _ = reply.send(stats);
+                }
+                Command::Stop(reply) => return Some(reply),
+            }
+            if !self.core.can_send() {
+                return None;
+            }
+            next = self.commands.try_recv().ok();
+        }
+        None
+    }
+
+    fn handle_received(&mut self, first: io::Result<(usize, SocketAddr)>, buf: &mut [u8]) {
+        let mut received = first;
+        for _ in 0..RECV_BATCH {
+            match received {
+                Ok((n, from)) => self.core.handle_datagram(Instant::now(), from, &buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(target: "eventcast", error = %e, "receive failed");
+                    break;
+                }
+            }
+            received = self.socket.try_recv_from(buf);
+        }
+        while let Some(d) = self.core.poll_event() {
+            let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
+            self.listeners.dispatch(&event);
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&t.contents, self.destination).await {
+                self.send_errors += 1;
+                tracing::warn!(target: "eventcast", error = %e, destination = %self.destination, "send failed");
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(d.into()).await;
+    }
+}

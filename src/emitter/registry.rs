@@ -1,0 +1,172 @@
+//! The listeners of one instance and the dispatch of events to them.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use super::pattern::Pattern;
+use crate::event::Event;
+
+/// Identifies one listener, for [`crate::Eventcast::off`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId(pub(crate) u64);
+
+pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
+
+pub(crate) enum Sink {
+    Callback { f: Callback, once: bool },
+    Stream(mpsc::Sender<Event>),
+}
+
+struct Entry {
+    id: ListenerId,
+    pattern: Pattern,
+    sink: Sink,
+}
+
+/// Counters of what dispatch could not do.
+#[derive(Debug, Default)]
+pub(crate) struct DispatchCounters {
+    /// Events dropped because a stream's buffer was full.
+    pub stream_overflow: AtomicU64,
+    /// Listener calls that panicked.
+    pub listener_panics: AtomicU64,
+}
+
+/// Listeners in the order they were added.
+#[derive(Default)]
+pub(crate) struct Registry {
+    next_id: u64,
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    pub fn add(&mut self, pattern: Pattern, sink: Sink) -> ListenerId {
+        self.next_id += 1;
+        let id = ListenerId(self.next_id);
+        self.entries.push(Entry { id, pattern, sink });
+        id
+    }
+
+    pub fn remove(&mut self, id: ListenerId) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.id != id);
+        self.entries.len() != before
+    }
+
+    /// Removes the listeners added with exactly `pattern`, or all when `None`; returns how many.
+    pub fn remove_all(&mut self, pattern: Option<&str>) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| pattern.is_some_and(|p| e.pattern.as_str() != p));
+        before - self.entries.len()
+    }
+
+    /// How many listeners an event called `name` reaches.
+    pub fn listener_count(&self, name: &str) -> usize {
+        self.entries.iter().filter(|e| e.pattern.matches(name)).count()
+    }
+
+    /// The distinct patterns that have listeners, in the order first added.
+    pub fn event_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for e in &self.entries {
+            if !names.iter().any(|n| n == e.pattern.as_str()) {
+                names.push(e.pattern.as_str().to_owned());
+            }
+        }
+        names
+    }
+
+    /// Takes what must run for `event`: hands it to matching streams, removes `once`
+    /// listeners and closed streams, and returns the callbacks to call once the lock is gone.
+    pub fn prepare(&mut self, event: &Event, counters: &DispatchCounters) -> Vec<Callback> {
+        let mut calls = Vec::new();
+        self.entries.retain(|e| {
+            if !e.pattern.matches(event.name()) {
+                return true;
+            }
+            match &e.sink {
+                Sink::Callback { f, once } => {
+                    calls.push(f.clone());
+                    !*once
+                }
+                Sink::Stream(tx) => match tx.try_send(event.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        counters.stream_overflow.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(target: "eventcast", event = event.name(), "a subscriber stream is full; event dropped for it");
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                },
+            }
+        });
+        calls
+    }
+}
+
+/// Calls each callback; a panicking listener is counted and logged, and the others still run.
+pub(crate) fn call_all(calls: Vec<Callback>, event: &Event, counters: &DispatchCounters) {
+    for f in calls {
+        if catch_unwind(AssertUnwindSafe(|| f(event))).is_err() {
+            counters.listener_panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(target: "eventcast", event = event.name(), "a listener panicked");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn counting(n: &Arc<AtomicUsize>, once: bool) -> Sink {
+        let n = n.clone();
+        Sink::Callback { f: Arc::new(move |_| { n.fetch_add(1, Ordering::SeqCst); }), once }
+    }
+
+    fn dispatch(r: &mut Registry, name: &str, c: &DispatchCounters) {
+        let ev = Event::local(name, &()).unwrap();
+        let calls = r.prepare(&ev, c);
+        call_all(calls, &ev, c);
+    }
+
+    #[test]
+    fn on_once_off_and_counts() {
+        let (mut r, c, n) = (Registry::default(), DispatchCounters::default(), Arc::new(AtomicUsize::new(0)));
+        let a = r.add(Pattern::new("a").unwrap(), counting(&n, false));
+        r.add(Pattern::new("a").unwrap(), counting(&n, true));
+        r.add(Pattern::new("b.*").unwrap(), counting(&n, false));
+        assert_eq!((r.listener_count("a"), r.listener_count("b.x"), r.listener_count("c")), (2, 1, 0));
+        assert_eq!(r.event_names(), vec!["a", "b.*"]);
+        dispatch(&mut r, "a", &c);
+        dispatch(&mut r, "a", &c);
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+        assert!(r.remove(a));
+        assert!(!r.remove(a));
+        dispatch(&mut r, "a", &c);
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+        assert_eq!(r.remove_all(Some("b.*")), 1);
+        assert_eq!(r.remove_all(None), 0);
+    }
+
+    #[test]
+    fn full_stream_counts_and_panic_is_contained() {
+        let (mut r, c, n) = (Registry::default(), DispatchCounters::default(), Arc::new(AtomicUsize::new(0)));
+        let (tx, mut rx) = mpsc::channel(1);
+        r.add(Pattern::any(), Sink::Stream(tx));
+        r.add(Pattern::any(), Sink::Callback { f: Arc::new(|_| panic!("listener bug")), once: false });
+        r.add(Pattern::any(), counting(&n, false));
+        dispatch(&mut r, "x", &c);
+        dispatch(&mut r, "y", &c);
+        assert_eq!(rx.try_recv().unwrap().name(), "x");
+        assert_eq!(c.stream_overflow.load(Ordering::SeqCst), 1);
+        assert_eq!(c.listener_panics.load(Ordering::SeqCst), 2);
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+        drop(rx);
+        dispatch(&mut r, "z", &c);
+        assert_eq!(r.listener_count("z"), 2, "closed stream removed");
+    }
+}

@@ -1,0 +1,235 @@
+//! Received events and the encoding of arguments as BSON.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use bson::{Bson, Document, RawDocument};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::proto::payload::{self, PayloadView};
+
+/// The random id an instance takes each time it starts.
+///
+/// ```
+/// let id = eventcast::SenderId(0xab);
+/// assert_eq!(id.to_string(), "00000000000000ab");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SenderId(pub u64);
+
+impl fmt::Display for SenderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// One event: its name, who sent it, and its arguments, decoded only when asked for.
+///
+/// ```
+/// # use eventcast::Event;
+/// let ev = Event::local("sensor.temp", &("kitchen", 21.5)).unwrap();
+/// assert_eq!(ev.name(), "sensor.temp");
+/// let (room, celsius): (String, f64) = ev.args().unwrap();
+/// assert_eq!((room.as_str(), celsius), ("kitchen", 21.5));
+/// assert_eq!(ev.arg::<f64>(1).unwrap(), 21.5);
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    payload: Bytes,
+    view: PayloadView,
+    sender: SenderId,
+    from: Option<SocketAddr>,
+    seq: u64,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name())
+            .field("sender", &self.sender)
+            .field("from", &self.from)
+            .field("seq", &self.seq)
+            .field("args", &self.args_bson().unwrap_or_default())
+            .finish()
+    }
+}
+
+impl Event {
+    pub(crate) fn new(payload: Bytes, view: PayloadView, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Self {
+        Event { payload, view, sender, from, seq }
+    }
+
+    /// An event that did not come from the network (`sender` 0, no source address): what
+    /// this instance's own listeners see for its own `emit`, and handy in tests.
+    pub fn local<A: Serialize + ?Sized>(name: &str, args: &A) -> Result<Self> {
+        let bytes = encode_event(name, args)?;
+        Self::from_payload(bytes, SenderId(0), None, 0)
+    }
+
+    pub(crate) fn from_payload(bytes: Vec<u8>, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Result<Self> {
+        let view = PayloadView::parse(&bytes).map_err(|_| Error::Encode(bson::error::Error::from(std::io::Error::other("bad payload"))))?;
+        Ok(Event::new(Bytes::from(bytes), view, sender, from, seq))
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        self.view.name(&self.payload)
+    }
+
+    /// The sender's id; [`SenderId(0)`](SenderId) for [`Event::local`] events.
+    pub fn sender(&self) -> SenderId {
+        self.sender
+    }
+
+    /// The source address of the datagram; for this instance's own events, its socket's
+    /// local address; `None` for [`Event::local`] events.
+    pub fn from(&self) -> Option<SocketAddr> {
+        self.from
+    }
+
+    /// The sender's sequence number of this event.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The arguments as the raw BSON document (keys `"0"`, `"1"`, …), without decoding.
+    pub fn raw_args(&self) -> Result<&RawDocument> {
+        RawDocument::from_bytes(self.view.args(&self.payload)).map_err(|e| self.decode_error::<Vec<Bson>>(e))
+    }
+
+    /// The arguments as BSON values, in order.
+    pub fn args_bson(&self) -> Result<Vec<Bson>> {
+        let doc = Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
+        Ok(doc.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// The arguments as a Rust type: a tuple for several arguments, `(T,)` or `Vec<T>` for
+    /// one or a list, or anything else `Deserialize` that reads a sequence.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T> {
+        let list = Bson::Array(self.args_bson()?);
+        bson::deserialize_from_bson(list).map_err(|e| self.decode_error::<T>(e))
+    }
+
+    /// Argument `index` as a Rust type.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
+        let value = self.args_bson()?.into_iter().nth(index).unwrap_or(Bson::Undefined);
+        bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
+    }
+
+    /// Size of the encoded event (name and arguments), in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    fn decode_error<T>(&self, source: bson::error::Error) -> Error {
+        Error::Decode { event: self.name().to_owned(), ty: std::any::type_name::<T>(), source }
+    }
+}
+
+/// Encodes `name` and `args` as an event payload. `args` is the argument list: a tuple or a
+/// sequence gives one argument per element, `()` none, and any other value one argument.
+pub(crate) fn encode_event<A: Serialize + ?Sized>(name: &str, args: &A) -> Result<Vec<u8>> {
+    let list = match bson::serialize_to_bson(args).map_err(Error::Encode)? {
+        Bson::Array(items) => items,
+        Bson::Null => Vec::new(),
+        one => vec![one],
+    };
+    encode_event_bson(name, list)
+}
+
+/// Encodes `name` and a list of BSON values as an event payload.
+pub(crate) fn encode_event_bson(name: &str, args: Vec<Bson>) -> Result<Vec<u8>> {
+    check_name(name)?;
+    let mut doc = Document::new();
+    for (i, value) in args.into_iter().enumerate() {
+        doc.insert(i.to_string(), value);
+    }
+    let mut encoded = Vec::new();
+    doc.to_writer(&mut encoded).map_err(Error::Encode)?;
+    let mut out = Vec::with_capacity(encoded.len() + name.len() + 2);
+    payload::encode(name, &encoded, &mut out).map_err(|_| invalid_name(name))?;
+    Ok(out)
+}
+
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    payload::check_name(name).map_err(|_| invalid_name(name))
+}
+
+fn invalid_name(name: &str) -> Error {
+    Error::InvalidName { name: name.chars().take(64).collect(), len: name.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId, spec::BinarySubtype};
+
+    /// One value of every BSON type.
+    pub(crate) fn every_bson_type() -> Vec<Bson> {
+        vec![
+            Bson::Double(1.5),
+            Bson::String("héllo".into()),
+            Bson::Document(doc! { "a": 1, "nested": { "b": [1, 2] } }),
+            Bson::Array(vec![Bson::Int32(1), Bson::String("two".into())]),
+            Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 1, 255] }),
+            Bson::Binary(Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![9] }),
+            Bson::Undefined,
+            Bson::ObjectId(ObjectId::from_bytes([7; 12])),
+            Bson::Boolean(true),
+            Bson::DateTime(DateTime::from_millis(1_700_000_000_123)),
+            Bson::Null,
+            Bson::RegularExpression(Regex { pattern: "^a.*b$".try_into().unwrap(), options: "im".try_into().unwrap() }),
+            Bson::JavaScriptCode("f()".into()),
+            Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g(x)".into(), scope: doc! { "x": 1 } }),
+            Bson::Int32(-7),
+            Bson::Timestamp(Timestamp { time: 5, increment: 6 }),
+            Bson::Int64(1 << 40),
+            Bson::Decimal128(Decimal128::from_bytes([3; 16])),
+            Bson::MaxKey,
+            Bson::MinKey,
+            Bson::Symbol("sym".into()),
+        ]
+    }
+
+    #[test]
+    fn every_bson_type_roundtrips() {
+        let values = every_bson_type();
+        let ev = Event::from_payload(encode_event_bson("all", values.clone()).unwrap(), SenderId(1), None, 0).unwrap();
+        assert_eq!(ev.args_bson().unwrap(), values);
+        // and through the serde path
+        let ev = Event::local("all", &values).unwrap();
+        assert_eq!(ev.args_bson().unwrap(), values);
+    }
+
+    #[test]
+    fn argument_list_shapes() {
+        assert_eq!(Event::local("e", &()).unwrap().args_bson().unwrap(), vec![]);
+        assert_eq!(Event::local("e", "one").unwrap().args_bson().unwrap(), vec![Bson::String("one".into())]);
+        assert_eq!(Event::local("e", &(vec![1, 2],)).unwrap().arg::<Vec<i32>>(0).unwrap(), vec![1, 2]);
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Reading {
+            room: String,
+            celsius: f64,
+        }
+        let r = Reading { room: "lab".into(), celsius: 4.0 };
+        let ev = Event::local("e", &(&r, 3u8)).unwrap();
+        let (back, n): (Reading, u8) = ev.args().unwrap();
+        assert_eq!((back, n), (r, 3));
+    }
+
+    #[test]
+    fn wrong_type_is_a_clear_error() {
+        let ev = Event::local("temp", &("x",)).unwrap();
+        let err = ev.args::<(u32,)>().unwrap_err().to_string();
+        assert!(err.contains("temp") && err.contains("u32"), "{err}");
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        assert!(matches!(Event::local("", &()), Err(Error::InvalidName { len: 0, .. })));
+        assert!(matches!(Event::local(&"n".repeat(1025), &()), Err(Error::InvalidName { len: 1025, .. })));
+    }
+}

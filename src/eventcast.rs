@@ -1,0 +1,271 @@
+//! The public handle: lifecycle, `emit`, and the Node-style listener API.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::instrument::WithSubscriber;
+
+use crate::builder::Builder;
+use crate::driver::{socket, task};
+use crate::emitter::{EventStream, ListenerId, Listeners, Pattern, Sink};
+use crate::error::{Error, Result};
+use crate::event::{self, Event, SenderId};
+use crate::logging::LogLevel;
+use crate::options::{Options, Validated};
+use crate::proto::Endpoint;
+use crate::stats::Stats;
+
+/// Whether an instance is running, as seen through [`Eventcast::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not started, or stopped.
+    Stopped,
+    /// Bound and joined; sending and receiving as `sender`.
+    Running {
+        /// The sender id of this run.
+        sender: SenderId,
+        /// The socket's local address.
+        local: SocketAddr,
+    },
+}
+
+struct Running {
+    commands: mpsc::Sender<task::Command>,
+    task: JoinHandle<()>,
+    sender: SenderId,
+    local: SocketAddr,
+}
+
+struct Inner {
+    config: Validated,
+    listeners: Arc<Listeners>,
+    running: Mutex<Option<Running>>,
+    state: watch::Sender<State>,
+    log: LogLevel,
+}
+
+/// One node of the network event emitter. Cheap to clone: clones share the instance.
+///
+/// ```no_run
+/// # async fn f() -> eventcast::Result<()> {
+/// use eventcast::Eventcast;
+/// let ec = Eventcast::builder().port(9000).interface("127.0.0.1").build()?;
+/// ec.on("greet", |ev| println!("{} says {:?}", ev.sender(), ev.args::<(String,)>()));
+/// ec.start().await?;
+/// ec.emit("greet", ("hello",)).await?;
+/// ec.stop().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Eventcast {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Eventcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eventcast")
+            .field("group", &self.inner.config.destination)
+            .field("state", &*self.inner.state.borrow())
+            .finish()
+    }
+}
+
+impl Eventcast {
+    /// A builder with every option at its default.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// An instance with these options, validated. Not started.
+    pub fn with_options(options: Options) -> Result<Self> {
+        let log = LogLevel::new(options.log, options.log_level);
+        let config = options.validate()?;
+        Ok(Eventcast {
+            inner: Arc::new(Inner {
+                config,
+                listeners: Arc::default(),
+                running: Mutex::new(None),
+                state: watch::Sender::new(State::Stopped),
+                log,
+            }),
+        })
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.inner.config.options
+    }
+
+    /// Binds the socket, joins the group and starts sending and receiving under a new
+    /// random sender id. An instance can be started again after [`Eventcast::stop`].
+    pub async fn start(&self) -> Result<()> {
+        let _log = tracing::dispatcher::set_default(&self.inner.log.gate());
+        let mut running = self.lock_running();
+        if running.is_some() {
+            return Err(Error::AlreadyRunning);
+        }
+        let config = &self.inner.config;
+        let socket = socket::open(config)?;
+        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
+        let sender = SenderId(rand::random::<u64>().max(1));
+        let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
+        let driver = task::Driver {
+            core: Endpoint::new(config.options.endpoint_config(), sender.0),
+            socket,
+            destination: config.destination,
+            commands: rx,
+            listeners: self.inner.listeners.clone(),
+            send_errors: 0,
+        };
+        let task = tokio::spawn(driver.run().with_subscriber(self.inner.log.gate()));
+        *running = Some(Running { commands, task, sender, local });
+        self.inner.state.send_replace(State::Running { sender, local });
+        tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
+        Ok(())
+    }
+
+    /// Sends what is queued, leaves the group and closes the socket. Stopping a stopped
+    /// instance does nothing.
+    pub async fn stop(&self) -> Result<()> {
+        let Some(running) = self.lock_running().take() else {
+            return Ok(());
+        };
+        let (reply, done) = oneshot::channel();
+        if running.commands.send(task::Command::Stop(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+        let _ = running.task.await;
+        self.inner.state.send_replace(State::Stopped);
+        let _log = tracing::dispatcher::set_default(&self.inner.log.gate());
+        tracing::info!(target: "eventcast", sender = %running.sender, "stopped");
+        Ok(())
+    }
+
+    /// Whether the instance is running.
+    pub fn is_running(&self) -> bool {
+        matches!(*self.inner.state.borrow(), State::Running { .. })
+    }
+
+    /// The current state, and a way to wait for changes (`changed().await`).
+    pub fn state(&self) -> watch::Receiver<State> {
+        self.inner.state.subscribe()
+    }
+
+    /// Sends `event` with `args` to every instance in the group, then calls this instance's
+    /// own listeners, as the original does. `args` is the argument list: a tuple gives one
+    /// argument per element, `()` none, any other value one argument.
+    ///
+    /// Waits only when the driver's queue is full (backpressure); fails with
+    /// [`Error::NotRunning`] when stopped, [`Error::EventTooLarge`] above `max_event_size`.
+    pub async fn emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
+        let payload = event::encode_event(event, args)?;
+        self.emit_payload(event, payload).await
+    }
+
+    /// [`Eventcast::emit`] with arguments already as BSON values (every BSON type kept as is).
+    pub async fn emit_bson(&self, event: &str, args: Vec<bson::Bson>) -> Result<()> {
+        let payload = event::encode_event_bson(event, args)?;
+        self.emit_payload(event, payload).await
+    }
+
+    async fn emit_payload(&self, name: &str, payload: Vec<u8>) -> Result<()> {
+        let (commands, sender, local) = self.checked_send_path(name, &payload)?;
+        let local_event = (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
+            .then(|| Event::from_payload(payload.clone(), sender, Some(local), 0));
+        commands.send(task::Command::Emit(payload)).await.map_err(|_| Error::NotRunning)?;
+        if let Some(ev) = local_event {
+            self.inner.listeners.dispatch(&ev?);
+        }
+        Ok(())
+    }
+
+    fn checked_send_path(&self, name: &str, payload: &[u8]) -> Result<(mpsc::Sender<task::Command>, SenderId, SocketAddr)> {
+        let max = self.inner.config.options.max_event_size;
+        if payload.len() > max {
+            return Err(Error::EventTooLarge { name: name.to_owned(), size: payload.len(), max });
+        }
+        let running = self.lock_running();
+        let r = running.as_ref().ok_or(Error::NotRunning)?;
+        Ok((r.commands.clone(), r.sender, r.local))
+    }
+
+    /// Calls `listener` for every event named `event`, or matching it as a [`Pattern`]
+    /// (`sensor.*`). Listeners run on the receiving task, in the order added: keep them
+    /// short, or hand work to a task of your own.
+    pub fn on<F>(&self, event: &str, listener: F) -> Result<ListenerId>
+    where
+        F: Fn(&Event) + Send + Sync + 'static,
+    {
+        self.add(event, Sink::Callback { f: Arc::new(listener), once: false })
+    }
+
+    /// Like [`Eventcast::on`], but the listener is removed after its first call.
+    pub fn once<F>(&self, event: &str, listener: F) -> Result<ListenerId>
+    where
+        F: Fn(&Event) + Send + Sync + 'static,
+    {
+        self.add(event, Sink::Callback { f: Arc::new(listener), once: true })
+    }
+
+    /// Calls `listener` for every event, whatever its name.
+    pub fn on_any<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Event) + Send + Sync + 'static,
+    {
+        let sink = Sink::Callback { f: Arc::new(listener), once: false };
+        self.inner.listeners.with(|r| r.add(Pattern::any(), sink))
+    }
+
+    /// The events matching `pattern` as an async stream; dropping it unsubscribes.
+    pub fn subscribe(&self, pattern: &str) -> Result<EventStream> {
+        let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
+        let id = self.add(pattern, Sink::Stream(tx))?;
+        Ok(EventStream::new(rx, id, Arc::downgrade(&self.inner.listeners)))
+    }
+
+    /// Removes one listener; false if it was already gone.
+    pub fn off(&self, id: ListenerId) -> bool {
+        self.inner.listeners.with(|r| r.remove(id))
+    }
+
+    /// Removes the listeners added with exactly this name or pattern, or every listener when
+    /// `None`. Returns how many were removed.
+    pub fn remove_all_listeners(&self, event: Option<&str>) -> usize {
+        self.inner.listeners.with(|r| r.remove_all(event))
+    }
+
+    /// How many listeners an event called `event` would reach.
+    pub fn listener_count(&self, event: &str) -> usize {
+        self.inner.listeners.with(|r| r.listener_count(event))
+    }
+
+    /// The names and patterns that have listeners.
+    pub fn event_names(&self) -> Vec<String> {
+        self.inner.listeners.with(|r| r.event_names())
+    }
+
+    /// A snapshot of the counters; the protocol part is zero while stopped.
+    pub async fn stats(&self) -> Stats {
+        let commands = self.lock_running().as_ref().map(|r| r.commands.clone());
+        let mut protocol = Default::default();
+        if let Some(commands) = commands {
+            let (reply, rx) = oneshot::channel();
+            if commands.send(task::Command::Stats(reply)).await.is_ok() {
+                protocol = rx.await.unwrap_or_default();
+            }
+        }
+        Stats::new(protocol, &self.inner.listeners.counters)
+    }
+
+    fn add(&self, pattern: &str, sink: Sink) -> Result<ListenerId> {
+        let pattern = Pattern::new(pattern)?;
+        Ok(self.inner.listeners.with(|r| r.add(pattern, sink)))
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.inner.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,222 @@
+//! Options of an instance, their defaults, and their validation.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::interface::{self, Interface, ResolvedInterface};
+use crate::proto::{EndpointConfig, wire};
+
+/// The default multicast group: administratively scoped (RFC 2365), so routers at the edge
+/// of an organisation do not forward it.
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 0, 99);
+/// A suggested IPv6 group: transient, link-local scope (`ff12::/16`), the IPv6 equivalent of
+/// the default TTL of 1.
+pub const DEFAULT_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff12, 0, 0, 0, 0, 0, 0xec, 0x99);
+/// The default UDP port, the one the original's examples use.
+pub const DEFAULT_PORT: u16 = 9000;
+/// The smallest allowed `max_payload_size`: room for headers and a useful fragment.
+pub const MIN_PAYLOAD_SIZE: usize = 64;
+/// The largest allowed `max_payload_size`: the largest UDP payload over IPv4.
+pub const MAX_PAYLOAD_SIZE: usize = 65_507;
+/// The largest allowed `max_event_size` (1 GiB).
+pub const MAX_EVENT_SIZE_LIMIT: usize = 1 << 30;
+
+/// Every option of an instance. Build one through [`crate::Builder`], which validates it.
+///
+/// ```
+/// let options = eventcast::Options::default();
+/// assert_eq!(options.port, 9000);
+/// assert_eq!(options.max_payload_size, 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Address the UDP socket binds to; `None` binds the unspecified address of the group's
+    /// family (`0.0.0.0` or `::`), as the original does.
+    pub address: Option<IpAddr>,
+    /// UDP port; instances that want to hear each other use the same one.
+    pub port: u16,
+    /// Multicast group to join and send to (the original's `multicastMembership`).
+    pub group: IpAddr,
+    /// Interface for multicast, by address or name; [`Interface::Default`] lets the OS choose.
+    pub interface: Interface,
+    /// Receive multicast sent from this host, so instances on one machine see each other.
+    pub loopback: bool,
+    /// IPv4 TTL or IPv6 hop limit of multicast datagrams; 1 keeps them on the local network.
+    pub ttl: u32,
+    /// Largest datagram sent, in bytes of UDP payload; larger events are segmented.
+    pub max_payload_size: usize,
+    /// An incomplete segmented event is discarded when no fragment arrives for this long.
+    pub message_ttl: Duration,
+    /// Largest event (name and encoded arguments), sent or accepted.
+    pub max_event_size: usize,
+    /// Incomplete events held per sender.
+    pub max_partial_per_sender: usize,
+    /// Bytes held by all incomplete events together.
+    pub max_reassembly_bytes: usize,
+    /// Senders remembered at once.
+    pub max_senders: usize,
+    /// Events buffered per [`crate::EventStream`] before new ones are dropped and counted.
+    pub stream_capacity: usize,
+    /// Socket receive buffer to ask for, in bytes. `None` asks for 8 MiB and quietly takes
+    /// what the OS grants; a value set here is warned about when the OS caps it
+    /// (`net.core.rmem_max` on Linux).
+    pub recv_buffer_size: Option<usize>,
+    /// Whether this instance logs at all (through `tracing`, target `eventcast`).
+    pub log: bool,
+    /// The most verbose level this instance logs at.
+    pub log_level: tracing::Level,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let core = EndpointConfig::default();
+        Options {
+            address: None,
+            port: DEFAULT_PORT,
+            group: IpAddr::V4(DEFAULT_GROUP),
+            interface: Interface::Default,
+            loopback: true,
+            ttl: 1,
+            max_payload_size: core.max_payload_size,
+            message_ttl: core.message_ttl,
+            max_event_size: core.max_event_size,
+            max_partial_per_sender: core.max_partial_per_sender,
+            max_reassembly_bytes: core.max_reassembly_bytes,
+            max_senders: core.max_senders,
+            stream_capacity: 4096,
+            recv_buffer_size: None,
+            log: true,
+            log_level: tracing::Level::INFO,
+        }
+    }
+}
+
+/// Options after validation, with the interface resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Validated {
+    pub options: Options,
+    pub bind: SocketAddr,
+    pub destination: SocketAddr,
+    pub interface: ResolvedInterface,
+}
+
+impl Options {
+    /// Checks every option and resolves the interface.
+    pub(crate) fn validate(self) -> Result<Validated> {
+        if !self.group.is_multicast() {
+            let allowed = "a multicast group: 224.0.0.0/4 for IPv4 (239.255.0.0/16 for local use) or ff00::/8 for IPv6";
+            return Err(Error::invalid("group", self.group, allowed));
+        }
+        if self.port == 0 {
+            return Err(Error::invalid("port", 0, "1 to 65535, the same on every instance that should meet"));
+        }
+        if let Some(address) = self.address {
+            if address.is_ipv4() != self.group.is_ipv4() {
+                return Err(Error::invalid("address", address, format!("an address of the group's family ({})", family(self.group))));
+            }
+        }
+        if self.ttl > 255 {
+            return Err(Error::invalid("ttl", self.ttl, "0 to 255 (1 keeps datagrams on the local network)"));
+        }
+        if !(MIN_PAYLOAD_SIZE..=MAX_PAYLOAD_SIZE).contains(&self.max_payload_size) {
+            let allowed = format!("{MIN_PAYLOAD_SIZE} to {MAX_PAYLOAD_SIZE} bytes (keep it under the path MTU, about 1400)");
+            return Err(Error::invalid("max_payload_size", self.max_payload_size, allowed));
+        }
+        if self.message_ttl.is_zero() || self.message_ttl > Duration::from_secs(3600) {
+            return Err(Error::invalid("message_ttl", format!("{:?}", self.message_ttl), "more than 0 and at most 1 hour"));
+        }
+        let chunk = self.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD;
+        let max_event = MAX_EVENT_SIZE_LIMIT.min(chunk * wire::MAX_FRAGMENT_COUNT as usize);
+        if self.max_event_size == 0 || self.max_event_size > max_event {
+            let allowed = format!("1 to {max_event} bytes with max_payload_size {}", self.max_payload_size);
+            return Err(Error::invalid("max_event_size", self.max_event_size, allowed));
+        }
+        if self.max_reassembly_bytes < self.max_event_size {
+            let allowed = format!("at least max_event_size ({} bytes)", self.max_event_size);
+            return Err(Error::invalid("max_reassembly_bytes", self.max_reassembly_bytes, allowed));
+        }
+        for (option, value) in [
+            ("max_partial_per_sender", self.max_partial_per_sender),
+            ("max_senders", self.max_senders),
+            ("stream_capacity", self.stream_capacity),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(option, value, "at least 1"));
+            }
+        }
+        let interface = interface::resolve(&self.interface, self.group)?;
+        let bind_ip = self.address.unwrap_or(match self.group {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
+        let destination = match self.group {
+            IpAddr::V4(g) => SocketAddr::from((g, self.port)),
+            IpAddr::V6(g) => {
+                let scope = if g.segments()[0] & 0x000f <= 2 { interface.index } else { 0 };
+                SocketAddr::V6(std::net::SocketAddrV6::new(g, self.port, 0, scope))
+            }
+        };
+        Ok(Validated {
+            bind: SocketAddr::new(bind_ip, self.port),
+            destination,
+            interface,
+            options: self,
+        })
+    }
+
+    /// The protocol core's settings.
+    pub(crate) fn endpoint_config(&self) -> EndpointConfig {
+        EndpointConfig {
+            max_payload_size: self.max_payload_size,
+            message_ttl: self.message_ttl,
+            max_event_size: self.max_event_size,
+            max_partial_per_sender: self.max_partial_per_sender,
+            max_reassembly_bytes: self.max_reassembly_bytes,
+            max_senders: self.max_senders,
+            ..EndpointConfig::default()
+        }
+    }
+}
+
+pub(crate) fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(f: impl FnOnce(&mut Options)) -> String {
+        let mut o = Options { interface: Interface::Addr("127.0.0.1".parse().unwrap()), ..Options::default() };
+        f(&mut o);
+        o.validate().map(|_| String::new()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(check(|_| {}), "");
+    }
+
+    #[test]
+    fn each_bad_value_is_named() {
+        let cases: Vec<(Box<dyn FnOnce(&mut Options)>, &str)> = vec![
+            (Box::new(|o| o.group = "10.1.2.3".parse().unwrap()), "invalid group \"10.1.2.3\""),
+            (Box::new(|o| o.port = 0), "invalid port \"0\""),
+            (Box::new(|o| o.ttl = 300), "invalid ttl \"300\""),
+            (Box::new(|o| o.max_payload_size = 20), "invalid max_payload_size \"20\": 64 to 65507"),
+            (Box::new(|o| o.max_payload_size = 70_000), "invalid max_payload_size \"70000\""),
+            (Box::new(|o| o.message_ttl = Duration::ZERO), "invalid message_ttl"),
+            (Box::new(|o| o.max_event_size = 0), "invalid max_event_size \"0\""),
+            (Box::new(|o| o.max_reassembly_bytes = 10), "invalid max_reassembly_bytes \"10\""),
+            (Box::new(|o| o.address = Some("::".parse().unwrap())), "invalid address \"::\""),
+            (Box::new(|o| o.group = DEFAULT_GROUP_V6.into()), "invalid interface \"127.0.0.1\""),
+            (Box::new(|o| o.interface = Interface::Name("no-such-if0".into())), "invalid interface \"no-such-if0\""),
+            (Box::new(|o| o.interface = Interface::Addr("192.0.2.77".parse().unwrap())), "invalid interface \"192.0.2.77\""),
+        ];
+        for (f, want) in cases {
+            let got = check(f);
+            assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+        }
+    }
+}
