@@ -118,10 +118,18 @@ impl Builder {
     /// Validates the options and makes the instance (not started yet).
     pub fn build(self) -> Result<Eventcast> {
         if let Some(group) = self.bad_group {
-            return Err(Error::invalid("group", group, "an IP address such as 239.255.0.99 or ff12::ec:99"));
+            return Err(Error::invalid(
+                "group",
+                group,
+                "an IP address such as 239.255.0.99 or ff12::ec:99",
+            ));
         }
         if let Some(address) = self.bad_address {
-            return Err(Error::invalid("address", address, "an IP address of this host, such as 0.0.0.0"));
+            return Err(Error::invalid(
+                "address",
+                address,
+                "an IP address of this host, such as 0.0.0.0",
+            ));
         }
         Eventcast::with_options(self.options)
     }

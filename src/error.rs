@@ -55,7 +55,7 @@ pub enum Error {
     AlreadyRunning,
     /// The arguments could not be encoded as BSON.
     #[error("arguments cannot be encoded as BSON: {0}")]
-    Encode(#[source] bson::error::Error),
+    Encode(#[source] Box<bson::error::Error>),
     /// The arguments could not be read as the type asked for.
     #[error("arguments of event {event:?} do not decode as {ty}: {source}")]
     Decode {
@@ -65,7 +65,7 @@ pub enum Error {
         ty: &'static str,
         /// What the decoder said.
         #[source]
-        source: bson::error::Error,
+        source: Box<bson::error::Error>,
     },
     /// A socket operation failed.
     #[error("{context}: {source}")]
@@ -82,7 +82,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn invalid(option: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        option: &'static str,
+        value: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
         Error::InvalidOption {
             option,
             value: value.to_string(),

@@ -58,8 +58,20 @@ impl fmt::Debug for Event {
 }
 
 impl Event {
-    pub(crate) fn new(payload: Bytes, view: PayloadView, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Self {
-        Event { payload, view, sender, from, seq }
+    pub(crate) fn new(
+        payload: Bytes,
+        view: PayloadView,
+        sender: SenderId,
+        from: Option<SocketAddr>,
+        seq: u64,
+    ) -> Self {
+        Event {
+            payload,
+            view,
+            sender,
+            from,
+            seq,
+        }
     }
 
     /// An event that did not come from the network (`sender` 0, no source address): what
@@ -69,8 +81,17 @@ impl Event {
         Self::from_payload(bytes, SenderId(0), None, 0)
     }
 
-    pub(crate) fn from_payload(bytes: Vec<u8>, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Result<Self> {
-        let view = PayloadView::parse(&bytes).map_err(|_| Error::Encode(bson::error::Error::from(std::io::Error::other("bad payload"))))?;
+    pub(crate) fn from_payload(
+        bytes: Vec<u8>,
+        sender: SenderId,
+        from: Option<SocketAddr>,
+        seq: u64,
+    ) -> Result<Self> {
+        let view = PayloadView::parse(&bytes).map_err(|_| {
+            Error::Encode(Box::new(bson::error::Error::from(std::io::Error::other(
+                "encoded event does not parse",
+            ))))
+        })?;
         Ok(Event::new(Bytes::from(bytes), view, sender, from, seq))
     }
 
@@ -97,12 +118,14 @@ impl Event {
 
     /// The arguments as the raw BSON document (keys `"0"`, `"1"`, …), without decoding.
     pub fn raw_args(&self) -> Result<&RawDocument> {
-        RawDocument::from_bytes(self.view.args(&self.payload)).map_err(|e| self.decode_error::<Vec<Bson>>(e))
+        RawDocument::from_bytes(self.view.args(&self.payload))
+            .map_err(|e| self.decode_error::<Vec<Bson>>(e))
     }
 
     /// The arguments as BSON values, in order.
     pub fn args_bson(&self) -> Result<Vec<Bson>> {
-        let doc = Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
+        let doc =
+            Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
         Ok(doc.into_iter().map(|(_, v)| v).collect())
     }
 
@@ -115,7 +138,11 @@ impl Event {
 
     /// Argument `index` as a Rust type.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
-        let value = self.args_bson()?.into_iter().nth(index).unwrap_or(Bson::Undefined);
+        let value = self
+            .args_bson()?
+            .into_iter()
+            .nth(index)
+            .unwrap_or(Bson::Undefined);
         bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
     }
 
@@ -125,14 +152,18 @@ impl Event {
     }
 
     fn decode_error<T>(&self, source: bson::error::Error) -> Error {
-        Error::Decode { event: self.name().to_owned(), ty: std::any::type_name::<T>(), source }
+        Error::Decode {
+            event: self.name().to_owned(),
+            ty: std::any::type_name::<T>(),
+            source: Box::new(source),
+        }
     }
 }
 
 /// Encodes `name` and `args` as an event payload. `args` is the argument list: a tuple or a
 /// sequence gives one argument per element, `()` none, and any other value one argument.
 pub(crate) fn encode_event<A: Serialize + ?Sized>(name: &str, args: &A) -> Result<Vec<u8>> {
-    let list = match bson::serialize_to_bson(args).map_err(Error::Encode)? {
+    let list = match bson::serialize_to_bson(args).map_err(|e| Error::Encode(Box::new(e)))? {
         Bson::Array(items) => items,
         Bson::Null => Vec::new(),
         one => vec![one],
@@ -148,7 +179,8 @@ pub(crate) fn encode_event_bson(name: &str, args: Vec<Bson>) -> Result<Vec<u8>> 
         doc.insert(i.to_string(), value);
     }
     let mut encoded = Vec::new();
-    doc.to_writer(&mut encoded).map_err(Error::Encode)?;
+    doc.to_writer(&mut encoded)
+        .map_err(|e| Error::Encode(Box::new(e)))?;
     let mut out = Vec::with_capacity(encoded.len() + name.len() + 2);
     payload::encode(name, &encoded, &mut out).map_err(|_| invalid_name(name))?;
     Ok(out)
@@ -159,13 +191,19 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 fn invalid_name(name: &str) -> Error {
-    Error::InvalidName { name: name.chars().take(64).collect(), len: name.len() }
+    Error::InvalidName {
+        name: name.chars().take(64).collect(),
+        len: name.len(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::{Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId, spec::BinarySubtype};
+    use bson::{
+        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc,
+        oid::ObjectId, spec::BinarySubtype,
+    };
 
     /// One value of every BSON type.
     pub(crate) fn every_bson_type() -> Vec<Bson> {
@@ -174,18 +212,33 @@ mod tests {
             Bson::String("héllo".into()),
             Bson::Document(doc! { "a": 1, "nested": { "b": [1, 2] } }),
             Bson::Array(vec![Bson::Int32(1), Bson::String("two".into())]),
-            Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 1, 255] }),
-            Bson::Binary(Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![9] }),
+            Bson::Binary(Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: vec![0, 1, 255],
+            }),
+            Bson::Binary(Binary {
+                subtype: BinarySubtype::UserDefined(0x80),
+                bytes: vec![9],
+            }),
             Bson::Undefined,
             Bson::ObjectId(ObjectId::from_bytes([7; 12])),
             Bson::Boolean(true),
             Bson::DateTime(DateTime::from_millis(1_700_000_000_123)),
             Bson::Null,
-            Bson::RegularExpression(Regex { pattern: "^a.*b$".try_into().unwrap(), options: "im".try_into().unwrap() }),
+            Bson::RegularExpression(Regex {
+                pattern: "^a.*b$".try_into().unwrap(),
+                options: "im".try_into().unwrap(),
+            }),
             Bson::JavaScriptCode("f()".into()),
-            Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g(x)".into(), scope: doc! { "x": 1 } }),
+            Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope {
+                code: "g(x)".into(),
+                scope: doc! { "x": 1 },
+            }),
             Bson::Int32(-7),
-            Bson::Timestamp(Timestamp { time: 5, increment: 6 }),
+            Bson::Timestamp(Timestamp {
+                time: 5,
+                increment: 6,
+            }),
             Bson::Int64(1 << 40),
             Bson::Decimal128(Decimal128::from_bytes([3; 16])),
             Bson::MaxKey,
@@ -197,7 +250,13 @@ mod tests {
     #[test]
     fn every_bson_type_roundtrips() {
         let values = every_bson_type();
-        let ev = Event::from_payload(encode_event_bson("all", values.clone()).unwrap(), SenderId(1), None, 0).unwrap();
+        let ev = Event::from_payload(
+            encode_event_bson("all", values.clone()).unwrap(),
+            SenderId(1),
+            None,
+            0,
+        )
+        .unwrap();
         assert_eq!(ev.args_bson().unwrap(), values);
         // and through the serde path
         let ev = Event::local("all", &values).unwrap();
@@ -207,14 +266,26 @@ mod tests {
     #[test]
     fn argument_list_shapes() {
         assert_eq!(Event::local("e", &()).unwrap().args_bson().unwrap(), vec![]);
-        assert_eq!(Event::local("e", "one").unwrap().args_bson().unwrap(), vec![Bson::String("one".into())]);
-        assert_eq!(Event::local("e", &(vec![1, 2],)).unwrap().arg::<Vec<i32>>(0).unwrap(), vec![1, 2]);
+        assert_eq!(
+            Event::local("e", "one").unwrap().args_bson().unwrap(),
+            vec![Bson::String("one".into())]
+        );
+        assert_eq!(
+            Event::local("e", &(vec![1, 2],))
+                .unwrap()
+                .arg::<Vec<i32>>(0)
+                .unwrap(),
+            vec![1, 2]
+        );
         #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
         struct Reading {
             room: String,
             celsius: f64,
         }
-        let r = Reading { room: "lab".into(), celsius: 4.0 };
+        let r = Reading {
+            room: "lab".into(),
+            celsius: 4.0,
+        };
         let ev = Event::local("e", &(&r, 3u8)).unwrap();
         let (back, n): (Reading, u8) = ev.args().unwrap();
         assert_eq!((back, n), (r, 3));
@@ -229,7 +300,13 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        assert!(matches!(Event::local("", &()), Err(Error::InvalidName { len: 0, .. })));
-        assert!(matches!(Event::local(&"n".repeat(1025), &()), Err(Error::InvalidName { len: 1025, .. })));
+        assert!(matches!(
+            Event::local("", &()),
+            Err(Error::InvalidName { len: 0, .. })
+        ));
+        assert!(matches!(
+            Event::local(&"n".repeat(1025), &()),
+            Err(Error::InvalidName { len: 1025, .. })
+        ));
     }
 }

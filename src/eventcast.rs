@@ -109,7 +109,9 @@ impl Eventcast {
         }
         let config = &self.inner.config;
         let socket = socket::open(config)?;
-        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
+        let local = socket
+            .local_addr()
+            .map_err(Error::io("reading the socket's address"))?;
         let sender = SenderId(rand::random::<u64>().max(1));
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let driver = task::Driver {
@@ -121,8 +123,15 @@ impl Eventcast {
             send_errors: 0,
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.inner.log.gate()));
-        *running = Some(Running { commands, task, sender, local });
-        self.inner.state.send_replace(State::Running { sender, local });
+        *running = Some(Running {
+            commands,
+            task,
+            sender,
+            local,
+        });
+        self.inner
+            .state
+            .send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
         Ok(())
     }
@@ -134,7 +143,12 @@ impl Eventcast {
             return Ok(());
         };
         let (reply, done) = oneshot::channel();
-        if running.commands.send(task::Command::Stop(reply)).await.is_ok() {
+        if running
+            .commands
+            .send(task::Command::Stop(reply))
+            .await
+            .is_ok()
+        {
             let _ = done.await;
         }
         let _ = running.task.await;
@@ -175,17 +189,28 @@ impl Eventcast {
         let (commands, sender, local) = self.checked_send_path(name, &payload)?;
         let local_event = (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
             .then(|| Event::from_payload(payload.clone(), sender, Some(local), 0));
-        commands.send(task::Command::Emit(payload)).await.map_err(|_| Error::NotRunning)?;
+        commands
+            .send(task::Command::Emit(payload))
+            .await
+            .map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?);
         }
         Ok(())
     }
 
-    fn checked_send_path(&self, name: &str, payload: &[u8]) -> Result<(mpsc::Sender<task::Command>, SenderId, SocketAddr)> {
+    fn checked_send_path(
+        &self,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<(mpsc::Sender<task::Command>, SenderId, SocketAddr)> {
         let max = self.inner.config.options.max_event_size;
         if payload.len() > max {
-            return Err(Error::EventTooLarge { name: name.to_owned(), size: payload.len(), max });
+            return Err(Error::EventTooLarge {
+                name: name.to_owned(),
+                size: payload.len(),
+                max,
+            });
         }
         let running = self.lock_running();
         let r = running.as_ref().ok_or(Error::NotRunning)?;
@@ -199,7 +224,13 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        self.add(event, Sink::Callback { f: Arc::new(listener), once: false })
+        self.add(
+            event,
+            Sink::Callback {
+                f: Arc::new(listener),
+                once: false,
+            },
+        )
     }
 
     /// Like [`Eventcast::on`], but the listener is removed after its first call.
@@ -207,7 +238,13 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        self.add(event, Sink::Callback { f: Arc::new(listener), once: true })
+        self.add(
+            event,
+            Sink::Callback {
+                f: Arc::new(listener),
+                once: true,
+            },
+        )
     }
 
     /// Calls `listener` for every event, whatever its name.
@@ -215,7 +252,10 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        let sink = Sink::Callback { f: Arc::new(listener), once: false };
+        let sink = Sink::Callback {
+            f: Arc::new(listener),
+            once: false,
+        };
         self.inner.listeners.with(|r| r.add(Pattern::any(), sink))
     }
 
@@ -223,7 +263,11 @@ impl Eventcast {
     pub fn subscribe(&self, pattern: &str) -> Result<EventStream> {
         let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
         let id = self.add(pattern, Sink::Stream(tx))?;
-        Ok(EventStream::new(rx, id, Arc::downgrade(&self.inner.listeners)))
+        Ok(EventStream::new(
+            rx,
+            id,
+            Arc::downgrade(&self.inner.listeners),
+        ))
     }
 
     /// Removes one listener; false if it was already gone.

@@ -109,32 +109,65 @@ impl Options {
             return Err(Error::invalid("group", self.group, allowed));
         }
         if self.port == 0 {
-            return Err(Error::invalid("port", 0, "1 to 65535, the same on every instance that should meet"));
+            return Err(Error::invalid(
+                "port",
+                0,
+                "1 to 65535, the same on every instance that should meet",
+            ));
         }
         if let Some(address) = self.address {
             if address.is_ipv4() != self.group.is_ipv4() {
-                return Err(Error::invalid("address", address, format!("an address of the group's family ({})", family(self.group))));
+                return Err(Error::invalid(
+                    "address",
+                    address,
+                    format!("an address of the group's family ({})", family(self.group)),
+                ));
             }
         }
         if self.ttl > 255 {
-            return Err(Error::invalid("ttl", self.ttl, "0 to 255 (1 keeps datagrams on the local network)"));
+            return Err(Error::invalid(
+                "ttl",
+                self.ttl,
+                "0 to 255 (1 keeps datagrams on the local network)",
+            ));
         }
         if !(MIN_PAYLOAD_SIZE..=MAX_PAYLOAD_SIZE).contains(&self.max_payload_size) {
-            let allowed = format!("{MIN_PAYLOAD_SIZE} to {MAX_PAYLOAD_SIZE} bytes (keep it under the path MTU, about 1400)");
-            return Err(Error::invalid("max_payload_size", self.max_payload_size, allowed));
+            let allowed = format!(
+                "{MIN_PAYLOAD_SIZE} to {MAX_PAYLOAD_SIZE} bytes (keep it under the path MTU, about 1400)"
+            );
+            return Err(Error::invalid(
+                "max_payload_size",
+                self.max_payload_size,
+                allowed,
+            ));
         }
         if self.message_ttl.is_zero() || self.message_ttl > Duration::from_secs(3600) {
-            return Err(Error::invalid("message_ttl", format!("{:?}", self.message_ttl), "more than 0 and at most 1 hour"));
+            return Err(Error::invalid(
+                "message_ttl",
+                format!("{:?}", self.message_ttl),
+                "more than 0 and at most 1 hour",
+            ));
         }
         let chunk = self.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD;
         let max_event = MAX_EVENT_SIZE_LIMIT.min(chunk * wire::MAX_FRAGMENT_COUNT as usize);
         if self.max_event_size == 0 || self.max_event_size > max_event {
-            let allowed = format!("1 to {max_event} bytes with max_payload_size {}", self.max_payload_size);
-            return Err(Error::invalid("max_event_size", self.max_event_size, allowed));
+            let allowed = format!(
+                "1 to {max_event} bytes with max_payload_size {}",
+                self.max_payload_size
+            );
+            return Err(Error::invalid(
+                "max_event_size",
+                self.max_event_size,
+                allowed,
+            ));
         }
         if self.max_reassembly_bytes < self.max_event_size {
             let allowed = format!("at least max_event_size ({} bytes)", self.max_event_size);
-            return Err(Error::invalid("max_reassembly_bytes", self.max_reassembly_bytes, allowed));
+            return Err(Error::invalid(
+                "max_reassembly_bytes",
+                self.max_reassembly_bytes,
+                allowed,
+            ));
         }
         for (option, value) in [
             ("max_partial_per_sender", self.max_partial_per_sender),
@@ -153,7 +186,11 @@ impl Options {
         let destination = match self.group {
             IpAddr::V4(g) => SocketAddr::from((g, self.port)),
             IpAddr::V6(g) => {
-                let scope = if g.segments()[0] & 0x000f <= 2 { interface.index } else { 0 };
+                let scope = if g.segments()[0] & 0x000f <= 2 {
+                    interface.index
+                } else {
+                    0
+                };
                 SocketAddr::V6(std::net::SocketAddrV6::new(g, self.port, 0, scope))
             }
         };
@@ -188,9 +225,14 @@ mod tests {
     use super::*;
 
     fn check(f: impl FnOnce(&mut Options)) -> String {
-        let mut o = Options { interface: Interface::Addr("127.0.0.1".parse().unwrap()), ..Options::default() };
+        let mut o = Options {
+            interface: Interface::Addr("127.0.0.1".parse().unwrap()),
+            ..Options::default()
+        };
         f(&mut o);
-        o.validate().map(|_| String::new()).unwrap_or_else(|e| e.to_string())
+        o.validate()
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string())
     }
 
     #[test]
@@ -200,19 +242,50 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_named() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Options)>, &str)> = vec![
-            (Box::new(|o| o.group = "10.1.2.3".parse().unwrap()), "invalid group \"10.1.2.3\""),
+        type Case = (Box<dyn FnOnce(&mut Options)>, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                Box::new(|o| o.group = "10.1.2.3".parse().unwrap()),
+                "invalid group \"10.1.2.3\"",
+            ),
             (Box::new(|o| o.port = 0), "invalid port \"0\""),
             (Box::new(|o| o.ttl = 300), "invalid ttl \"300\""),
-            (Box::new(|o| o.max_payload_size = 20), "invalid max_payload_size \"20\": 64 to 65507"),
-            (Box::new(|o| o.max_payload_size = 70_000), "invalid max_payload_size \"70000\""),
-            (Box::new(|o| o.message_ttl = Duration::ZERO), "invalid message_ttl"),
-            (Box::new(|o| o.max_event_size = 0), "invalid max_event_size \"0\""),
-            (Box::new(|o| o.max_reassembly_bytes = 10), "invalid max_reassembly_bytes \"10\""),
-            (Box::new(|o| o.address = Some("::".parse().unwrap())), "invalid address \"::\""),
-            (Box::new(|o| o.group = DEFAULT_GROUP_V6.into()), "invalid interface \"127.0.0.1\""),
-            (Box::new(|o| o.interface = Interface::Name("no-such-if0".into())), "invalid interface \"no-such-if0\""),
-            (Box::new(|o| o.interface = Interface::Addr("192.0.2.77".parse().unwrap())), "invalid interface \"192.0.2.77\""),
+            (
+                Box::new(|o| o.max_payload_size = 20),
+                "invalid max_payload_size \"20\": 64 to 65507",
+            ),
+            (
+                Box::new(|o| o.max_payload_size = 70_000),
+                "invalid max_payload_size \"70000\"",
+            ),
+            (
+                Box::new(|o| o.message_ttl = Duration::ZERO),
+                "invalid message_ttl",
+            ),
+            (
+                Box::new(|o| o.max_event_size = 0),
+                "invalid max_event_size \"0\"",
+            ),
+            (
+                Box::new(|o| o.max_reassembly_bytes = 10),
+                "invalid max_reassembly_bytes \"10\"",
+            ),
+            (
+                Box::new(|o| o.address = Some("::".parse().unwrap())),
+                "invalid address \"::\"",
+            ),
+            (
+                Box::new(|o| o.group = DEFAULT_GROUP_V6.into()),
+                "invalid interface \"127.0.0.1\"",
+            ),
+            (
+                Box::new(|o| o.interface = Interface::Name("no-such-if0".into())),
+                "invalid interface \"no-such-if0\"",
+            ),
+            (
+                Box::new(|o| o.interface = Interface::Addr("192.0.2.77".parse().unwrap())),
+                "invalid interface \"192.0.2.77\"",
+            ),
         ];
         for (f, want) in cases {
             let got = check(f);

@@ -95,7 +95,7 @@ impl Driver {
 
     fn handle_received(&mut self, first: io::Result<(usize, SocketAddr)>, buf: &mut [u8]) {
         let mut received = first;
-        for _ in 0..RECV_BATCH {
+        for batch_left in (0..RECV_BATCH).rev() {
             match received {
                 Ok((n, from)) => self.core.handle_datagram(Instant::now(), from, &buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -103,6 +103,9 @@ impl Driver {
                     tracing::warn!(target: "eventcast", error = %e, "receive failed");
                     break;
                 }
+            }
+            if batch_left == 0 {
+                break;
             }
             received = self.socket.try_recv_from(buf);
         }

@@ -23,7 +23,10 @@ pub(crate) struct Listeners {
 
 impl Listeners {
     pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        let mut guard = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 

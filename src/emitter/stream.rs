@@ -30,7 +30,11 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new(rx: mpsc::Receiver<Event>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Event>,
+        id: ListenerId,
+        listeners: Weak<Listeners>,
+    ) -> Self {
         EventStream { rx, id, listeners }
     }
 

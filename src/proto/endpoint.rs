@@ -165,14 +165,24 @@ impl Endpoint {
         let seq = self.next_seq;
         self.next_seq += 1;
         let max = self.config.max_payload_size;
-        let whole = FrameRepr::Event { flags: 0, seq, payload };
+        let whole = FrameRepr::Event {
+            flags: 0,
+            seq,
+            payload,
+        };
         if wire::HEADER_LEN + whole.buffer_len() <= max {
             self.push_frame(whole);
         } else {
             let chunk = max - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD;
             let count = payload.len().div_ceil(chunk) as u32;
             for (index, data) in payload.chunks(chunk).enumerate() {
-                let frame = FrameRepr::Fragment { flags: 0, seq, index: index as u32, count, data };
+                let frame = FrameRepr::Fragment {
+                    flags: 0,
+                    seq,
+                    index: index as u32,
+                    count,
+                    data,
+                };
                 self.push_frame(frame);
                 self.stats.fragments_out += 1;
             }
@@ -232,13 +242,26 @@ impl Endpoint {
                         self.deliver(sender, from, seq, payload.to_vec());
                     }
                 }
-                Ok(FrameRepr::Fragment { seq, index, count, data, .. }) => {
+                Ok(FrameRepr::Fragment {
+                    seq,
+                    index,
+                    count,
+                    data,
+                    ..
+                }) => {
                     self.stats.fragments_in += 1;
                     if !self.check_fresh(sender, seq) {
                         continue;
                     }
-                    let outcome =
-                        self.reassembly.insert(now, sender, seq, index, count, data, &mut self.stats);
+                    let outcome = self.reassembly.insert(
+                        now,
+                        sender,
+                        seq,
+                        index,
+                        count,
+                        data,
+                        &mut self.stats,
+                    );
                     if let Outcome::Complete(payload) = outcome {
                         self.deliver(sender, from, seq, payload);
                     }
@@ -288,14 +311,24 @@ impl Endpoint {
             return;
         }
         if self.peers.len() >= self.config.max_senders {
-            let stalest = self.peers.iter().min_by_key(|(_, p)| p.last_heard).map(|(id, _)| *id);
+            let stalest = self
+                .peers
+                .iter()
+                .min_by_key(|(_, p)| p.last_heard)
+                .map(|(id, _)| *id);
             if let Some(id) = stalest {
                 self.peers.remove(&id);
                 self.reassembly.forget_sender(id);
                 self.stats.dropped.sender_evicted += 1;
             }
         }
-        self.peers.insert(sender, Peer { window: SeqWindow::default(), last_heard: now });
+        self.peers.insert(
+            sender,
+            Peer {
+                window: SeqWindow::default(),
+                last_heard: now,
+            },
+        );
     }
 
     fn check_fresh(&mut self, sender: u64, seq: u64) -> bool {
@@ -331,7 +364,13 @@ impl Endpoint {
             return;
         }
         self.stats.events_in += 1;
-        self.deliveries.push_back(Delivery { sender, from, seq, payload: Bytes::from(payload), view });
+        self.deliveries.push_back(Delivery {
+            sender,
+            from,
+            seq,
+            payload: Bytes::from(payload),
+            view,
+        });
     }
 
     fn refresh_gauges(&mut self) {

@@ -10,8 +10,8 @@ pub mod endpoint;
 pub mod payload;
 pub mod reassembly;
 pub mod stats;
-pub mod wire;
 pub mod window;
+pub mod wire;
 
 #[cfg(test)]
 mod sim;

@@ -189,7 +189,12 @@ impl Reassembler {
 
     /// Forgets every incomplete event of `sender`.
     pub fn forget_sender(&mut self, sender: u64) {
-        let keys: Vec<Key> = self.partials.keys().filter(|k| k.0 == sender).copied().collect();
+        let keys: Vec<Key> = self
+            .partials
+            .keys()
+            .filter(|k| k.0 == sender)
+            .copied()
+            .collect();
         for key in keys {
             self.remove(&key);
         }
@@ -244,7 +249,11 @@ mod tests {
     }
 
     fn split(payload: &[u8], chunk: usize) -> Vec<(u32, Vec<u8>)> {
-        payload.chunks(chunk).enumerate().map(|(i, c)| (i as u32, c.to_vec())).collect()
+        payload
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, c)| (i as u32, c.to_vec()))
+            .collect()
     }
 
     #[test]
@@ -255,7 +264,10 @@ mod tests {
         r.expire(t0 + Duration::from_millis(2999), &mut s);
         assert_eq!(r.in_flight(), 1);
         r.expire(t0 + Duration::from_secs(3), &mut s);
-        assert_eq!((r.in_flight(), r.bytes(), s.dropped.reassembly_timeout), (0, 0, 1));
+        assert_eq!(
+            (r.in_flight(), r.bytes(), s.dropped.reassembly_timeout),
+            (0, 0, 1)
+        );
         assert_eq!(r.next_deadline(), None);
     }
 
@@ -266,7 +278,10 @@ mod tests {
         r.insert(t0 + Duration::from_secs(2), 1, 0, 1, 3, b"cd", &mut s);
         r.expire(t0 + Duration::from_secs(4), &mut s);
         assert_eq!(r.in_flight(), 1);
-        assert_eq!(r.insert(t0 + Duration::from_secs(4), 1, 0, 2, 3, b"e", &mut s), Outcome::Complete(b"abcde".to_vec()));
+        assert_eq!(
+            r.insert(t0 + Duration::from_secs(4), 1, 0, 2, 3, b"e", &mut s),
+            Outcome::Complete(b"abcde".to_vec())
+        );
     }
 
     #[test]
@@ -291,20 +306,46 @@ mod tests {
         r.insert(t0, 1, 0, 0, 2, &big, &mut s);
         r.insert(t0 + Duration::from_millis(1), 2, 0, 0, 2, &big, &mut s);
         assert_eq!(r.bytes(), 18_000);
-        r.insert(t0 + Duration::from_millis(2), 3, 0, 0, 2, &big[..5_000], &mut s);
+        r.insert(
+            t0 + Duration::from_millis(2),
+            3,
+            0,
+            0,
+            2,
+            &big[..5_000],
+            &mut s,
+        );
         assert_eq!((r.bytes(), s.dropped.reassembly_evicted), (14_000, 1));
     }
 
     #[test]
     fn oversize_and_inconsistent_counts_are_refused() {
         let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
-        assert_eq!(r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s), Outcome::Oversize);
-        assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Incomplete);
-        assert_eq!(r.insert(t0, 1, 1, 1, 4, &[0; 100], &mut s), Outcome::Malformed);
-        assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Duplicate);
-        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[0; 9_950], &mut s), Outcome::Oversize);
+        assert_eq!(
+            r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s),
+            Outcome::Oversize
+        );
+        assert_eq!(
+            r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s),
+            Outcome::Incomplete
+        );
+        assert_eq!(
+            r.insert(t0, 1, 1, 1, 4, &[0; 100], &mut s),
+            Outcome::Malformed
+        );
+        assert_eq!(
+            r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s),
+            Outcome::Duplicate
+        );
+        assert_eq!(
+            r.insert(t0, 1, 1, 2, 3, &[0; 9_950], &mut s),
+            Outcome::Oversize
+        );
         assert_eq!((r.in_flight(), r.bytes()), (0, 0));
-        assert_eq!((s.dropped.oversize, s.dropped.malformed, s.dropped.duplicate), (2, 1, 1));
+        assert_eq!(
+            (s.dropped.oversize, s.dropped.malformed, s.dropped.duplicate),
+            (2, 1, 1)
+        );
     }
 
     proptest! {

@@ -25,7 +25,9 @@ impl Net {
         Net {
             rng: StdRng::seed_from_u64(seed),
             now: Instant::now(),
-            nodes: (0..n).map(|i| Endpoint::new(config.clone(), 1000 + i as u64)).collect(),
+            nodes: (0..n)
+                .map(|i| Endpoint::new(config.clone(), 1000 + i as u64))
+                .collect(),
             in_flight: Vec::new(),
             loss: 0.0,
             dup: 0.0,
@@ -47,7 +49,8 @@ impl Net {
                 let copies = if self.rng.random_bool(self.dup) { 2 } else { 1 };
                 for _ in 0..copies {
                     let delay = Duration::from_millis(self.rng.random_range(0..=self.jitter_ms));
-                    self.in_flight.push((self.now + delay, to, t.contents.clone()));
+                    self.in_flight
+                        .push((self.now + delay, to, t.contents.clone()));
                 }
             }
         }
@@ -57,7 +60,11 @@ impl Net {
     fn run_for(&mut self, step: Duration) {
         self.now += step;
         self.in_flight.sort_by_key(|(at, ..)| *at);
-        let due = self.in_flight.iter().take_while(|(at, ..)| *at <= self.now).count();
+        let due = self
+            .in_flight
+            .iter()
+            .take_while(|(at, ..)| *at <= self.now)
+            .count();
         let batch: Vec<_> = self.in_flight.drain(..due).collect();
         for (at, to, bytes) in batch {
             self.nodes[to].handle_datagram(at, Self::addr(to), &bytes);
@@ -72,7 +79,11 @@ impl Net {
     fn drain_events(&mut self, node: usize) -> Vec<(u64, String, Vec<u8>)> {
         let mut out = Vec::new();
         while let Some(d) = self.nodes[node].poll_event() {
-            out.push((d.sender, d.view.name(&d.payload).to_owned(), d.view.args(&d.payload).to_vec()));
+            out.push((
+                d.sender,
+                d.view.name(&d.payload).to_owned(),
+                d.view.args(&d.payload).to_vec(),
+            ));
         }
         out
     }
@@ -105,12 +116,22 @@ fn reordered_duplicated_traffic_delivers_each_event_once() {
         }
         net.run_for(Duration::from_secs(1));
         for node in 1..3 {
-            let mut got: Vec<_> = net.drain_events(node).into_iter().map(|(s, n, a)| { assert_eq!(s, 1000); (n, a) }).collect();
+            let mut got: Vec<_> = net
+                .drain_events(node)
+                .into_iter()
+                .map(|(s, n, a)| {
+                    assert_eq!(s, 1000);
+                    (n, a)
+                })
+                .collect();
             got.sort();
             let mut want = sent.clone();
             want.sort();
             assert_eq!(got, want, "seed {seed} node {node}");
-            assert!(net.nodes[node].stats().dropped.duplicate > 0, "seed {seed}: duplicates were sent");
+            assert!(
+                net.nodes[node].stats().dropped.duplicate > 0,
+                "seed {seed}: duplicates were sent"
+            );
             assert_eq!(net.nodes[node].stats().reassembly_in_flight, 0);
         }
     }
@@ -120,7 +141,9 @@ fn reordered_duplicated_traffic_delivers_each_event_once() {
 fn small_events_are_packed_into_few_datagrams() {
     let mut net = Net::new(1, 2, EndpointConfig::default());
     for i in 0..100u8 {
-        net.nodes[0].send(&event("tick", &bson_blob(20, i))).unwrap();
+        net.nodes[0]
+            .send(&event("tick", &bson_blob(20, i)))
+            .unwrap();
     }
     // 100 events of ~50 bytes each in 1024-byte datagrams
     let datagrams = {
@@ -143,7 +166,9 @@ fn small_events_are_packed_into_few_datagrams() {
 #[test]
 fn lost_fragment_times_out_and_frees_memory() {
     let mut net = Net::new(7, 2, EndpointConfig::default());
-    net.nodes[0].send(&event("big", &bson_blob(50_000, 1))).unwrap();
+    net.nodes[0]
+        .send(&event("big", &bson_blob(50_000, 1)))
+        .unwrap();
     let first = net.nodes[0].poll_transmit().unwrap(); // lost
     drop(first);
     net.flush(0);
@@ -152,7 +177,14 @@ fn lost_fragment_times_out_and_frees_memory() {
     assert!(net.nodes[1].stats().reassembly_bytes > 40_000);
     net.run_for(Duration::from_secs(3));
     let s = net.nodes[1].stats();
-    assert_eq!((s.reassembly_in_flight, s.reassembly_bytes, s.dropped.reassembly_timeout), (0, 0, 1));
+    assert_eq!(
+        (
+            s.reassembly_in_flight,
+            s.reassembly_bytes,
+            s.dropped.reassembly_timeout
+        ),
+        (0, 0, 1)
+    );
 }
 
 #[test]
@@ -164,8 +196,12 @@ fn random_loss_never_delivers_corrupt_or_duplicate_events() {
         net.jitter_ms = 5;
         for i in 0..50u8 {
             let args = bson_blob(if i % 5 == 0 { 5_000 } else { 30 }, i);
-            net.nodes[(i % 4) as usize].send(&event(&format!("e{i}"), &args)).unwrap();
-            for n in 0..4 { net.flush(n); }
+            net.nodes[(i % 4) as usize]
+                .send(&event(&format!("e{i}"), &args))
+                .unwrap();
+            for n in 0..4 {
+                net.flush(n);
+            }
             net.run_for(Duration::from_millis(2));
         }
         net.run_for(Duration::from_secs(5));
@@ -186,8 +222,17 @@ fn random_loss_never_delivers_corrupt_or_duplicate_events() {
 
 #[test]
 fn oversized_send_is_refused() {
-    let config = EndpointConfig { max_event_size: 1000, ..EndpointConfig::default() };
+    let config = EndpointConfig {
+        max_event_size: 1000,
+        ..EndpointConfig::default()
+    };
     let mut e = Endpoint::new(config, 1);
     let err = e.send(&vec![0; 1001]).unwrap_err();
-    assert_eq!(err, super::SendError::TooLarge { size: 1001, max: 1000 });
+    assert_eq!(
+        err,
+        super::SendError::TooLarge {
+            size: 1001,
+            max: 1000
+        }
+    );
 }

@@ -275,7 +275,7 @@ impl<'a> FrameRepr<'a> {
                 }
                 let index = be_u32(&body[frame_field::FRAGMENT_INDEX]);
                 let count = be_u32(&body[frame_field::FRAGMENT_COUNT]);
-                if count < 2 || count > MAX_FRAGMENT_COUNT || index >= count {
+                if !(2..=MAX_FRAGMENT_COUNT).contains(&count) || index >= count {
                     return Err(WireError::Malformed);
                 }
                 FrameRepr::Fragment {
@@ -352,11 +352,24 @@ mod tests {
     #[test]
     fn roundtrip_event_and_fragment() {
         let frames = [
-            FrameRepr::Event { flags: FRAME_UNORDERED, seq: 9, payload: b"abc" },
-            FrameRepr::Fragment { flags: 0, seq: 10, index: 1, count: 3, data: b"zz" },
+            FrameRepr::Event {
+                flags: FRAME_UNORDERED,
+                seq: 9,
+                payload: b"abc",
+            },
+            FrameRepr::Fragment {
+                flags: 0,
+                seq: 10,
+                index: 1,
+                count: 3,
+                data: b"zz",
+            },
         ];
         let buf = datagram(&frames);
-        assert_eq!(buf.len(), HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>());
+        assert_eq!(
+            buf.len(),
+            HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>()
+        );
         let d = Datagram::new_checked(&buf[..]).unwrap();
         assert_eq!(d.sender_id(), 0xdead_beef);
         let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
@@ -365,26 +378,52 @@ mod tests {
 
     #[test]
     fn refuses_foreign_and_other_versions() {
-        assert_eq!(Datagram::new_checked(b"").unwrap_err(), WireError::Malformed);
-        assert_eq!(Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(), WireError::BadMagic);
+        assert_eq!(
+            Datagram::new_checked(b"").unwrap_err(),
+            WireError::Malformed
+        );
+        assert_eq!(
+            Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(),
+            WireError::BadMagic
+        );
         let mut buf = datagram(&[]);
         buf[field::VERSION] = 2;
-        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::BadVersion(2));
+        assert_eq!(
+            Datagram::new_checked(&buf[..]).unwrap_err(),
+            WireError::BadVersion(2)
+        );
         buf[field::VERSION] = VERSION;
         buf[field::FLAGS] = 0x80;
-        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::UnsupportedFlags(0x80));
+        assert_eq!(
+            Datagram::new_checked(&buf[..]).unwrap_err(),
+            WireError::UnsupportedFlags(0x80)
+        );
         buf[field::FLAGS] = FLAG_SEALED;
-        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::SealedWithoutKey);
-        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::SealedWithoutKey);
+        assert_eq!(
+            Datagram::new_checked(&buf[..]).unwrap_err(),
+            WireError::SealedWithoutKey
+        );
+        assert_eq!(
+            Datagram::new_checked(&buf[..8]).unwrap_err(),
+            WireError::SealedWithoutKey
+        );
         buf[field::FLAGS] = 0;
-        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::Malformed);
+        assert_eq!(
+            Datagram::new_checked(&buf[..8]).unwrap_err(),
+            WireError::Malformed
+        );
     }
 
     #[test]
     fn unknown_frames_are_skipped_and_bad_fragments_refused() {
         let mut buf = datagram(&[]);
         buf.extend_from_slice(&[0x7f, 0, 0, 2, 1, 2]);
-        FrameRepr::Event { flags: 0, seq: 1, payload: b"p" }.emit(&mut buf);
+        FrameRepr::Event {
+            flags: 0,
+            seq: 1,
+            payload: b"p",
+        }
+        .emit(&mut buf);
         let d = Datagram::new_checked(&buf[..]).unwrap();
         let got: Vec<_> = d.frames().collect();
         assert_eq!(got[0], Ok(FrameRepr::Unknown { kind: 0x7f }));
@@ -399,13 +438,21 @@ mod tests {
             let mut frame = vec![TYPE_FRAGMENT, 0];
             frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
             frame.extend_from_slice(&body);
-            assert_eq!(FrameRepr::parse(&frame), Err(WireError::Malformed), "{index}/{count}");
+            assert_eq!(
+                FrameRepr::parse(&frame),
+                Err(WireError::Malformed),
+                "{index}/{count}"
+            );
         }
     }
 
     #[test]
     fn truncated_frame_ends_iteration_with_error() {
-        let mut buf = datagram(&[FrameRepr::Event { flags: 0, seq: 1, payload: b"hello" }]);
+        let mut buf = datagram(&[FrameRepr::Event {
+            flags: 0,
+            seq: 1,
+            payload: b"hello",
+        }]);
         buf.truncate(buf.len() - 1);
         let d = Datagram::new_checked(&buf[..]).unwrap();
         let got: Vec<_> = d.frames().collect();
