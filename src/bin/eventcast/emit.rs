@@ -1,0 +1,85 @@
+//! `eventcast emit`: send events from arguments or JSON lines.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use eventcast::bson::Bson;
+
+use crate::net::{NetArgs, parse_duration};
+use crate::{CliResult, json};
+
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Event name (not with --stdin)
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    event: Option<String>,
+    /// Arguments: each is JSON (Extended JSON allowed), or a string when it is not JSON
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// Read events from stdin, one JSON object per line: {"event": NAME, "args": [...]}
+    #[arg(long)]
+    stdin: bool,
+    /// Send the event this many times
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Wait this long between repeats (e.g. 0.1, 100ms)
+    #[arg(long, value_parser = parse_duration, default_value = "0")]
+    interval: Duration,
+    /// Stay up this long after the last send, for peers to catch up (e.g. 2, 500ms)
+    #[arg(long, value_parser = parse_duration, default_value = "0")]
+    linger: Duration,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+pub async fn run(args: EmitArgs) -> CliResult {
+    let parsed_args = args
+        .args
+        .iter()
+        .map(|a| json::parse_arg(a))
+        .collect::<Result<Vec<Bson>, _>>()?;
+    let ec = args.net.build()?;
+    ec.start().await?;
+    let mut code = ExitCode::SUCCESS;
+    if let Some(event) = &args.event {
+        for i in 0..args.repeat {
+            if i > 0 && !args.interval.is_zero() {
+                tokio::time::sleep(args.interval).await;
+            }
+            ec.emit_bson(event, parsed_args.clone()).await?;
+        }
+    } else {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, std::io::Result<String>)>(1024);
+        std::thread::spawn(move || {
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                if tx.blocking_send((n + 1, line)).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some((n, line)) = rx.recv().await {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match json::parse_input_line(&line) {
+                Ok((event, event_args)) => {
+                    for _ in 0..args.repeat {
+                        ec.emit_bson(&event, event_args.clone()).await?;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("eventcast: stdin line {n}: {e}; line skipped");
+                    code = ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    if !args.linger.is_zero() {
+        tokio::time::sleep(args.linger).await;
+    }
+    ec.stop().await?;
+    Ok(code)
+}
