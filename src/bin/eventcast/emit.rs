@@ -16,7 +16,7 @@ pub struct EmitArgs {
     #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
     event: Option<String>,
     /// Arguments: each is JSON (Extended JSON allowed), or a string when it is not JSON
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_negative_numbers = true)]
     args: Vec<String>,
     /// Read events from stdin, one JSON object per line: {"event": NAME, "args": [...]}
     #[arg(long)]
