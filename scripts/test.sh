@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: every suite, on loopback inside a fresh network namespace when we are
+# root (so no packet can leave the machine), then the multi-host namespace suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --all-targets --locked          # fetches crates while the network is still there
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+    unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc'
+    unshare --net bash tests/netns/run.sh
+else
+    echo "not root: running the loopback suites on this host's lo (every test sets 127.0.0.1 explicitly);"
+    echo "SKIPPED the namespace suite: it needs root for ip netns"
+    cargo test --locked --all-targets && cargo test --locked --doc
+fi
