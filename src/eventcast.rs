@@ -55,7 +55,7 @@ struct Inner {
 /// let ec = Eventcast::builder().port(9000).interface("127.0.0.1").build()?;
 /// ec.on("greet", |ev| println!("{} says {:?}", ev.sender(), ev.args::<(String,)>()));
 /// ec.start().await?;
-/// ec.emit("greet", ("hello",)).await?;
+/// ec.emit("greet", &("hello",)).await?;
 /// ec.stop().await?;
 /// # Ok(()) }
 /// ```
