@@ -50,6 +50,11 @@ pub enum Error {
     /// `emit` or `stats` on an instance that is not running.
     #[error("the instance is not running: call start() first (it may have been stopped)")]
     NotRunning,
+    /// `try_emit` when the send queue or the retransmit buffer is full.
+    #[error(
+        "the instance cannot take more events right now (send queue or retransmit buffer full); retry, or use emit() which waits"
+    )]
+    Backpressure,
     /// `start` on an instance that is running.
     #[error("the instance is already running")]
     AlreadyRunning,

@@ -20,9 +20,50 @@ use crate::proto::payload::{self, PayloadView};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SenderId(pub u64);
 
+impl serde::Serialize for SenderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for SenderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Events of one sender that could not be repaired in time and were skipped, so that the
+/// events after them could be delivered. Reported through [`crate::Eventcast::on_loss`] and
+/// [`crate::Eventcast::losses`]; never silent.
+///
+/// ```
+/// let loss = eventcast::Loss { sender: eventcast::SenderId(7), first: 10, last: 12 };
+/// assert_eq!(loss.count(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Loss {
+    /// The sender whose events were lost.
+    pub sender: SenderId,
+    /// Its first lost sequence number.
+    pub first: u64,
+    /// Its last lost sequence number (inclusive).
+    pub last: u64,
+}
+
+impl Loss {
+    /// How many events were lost.
+    pub fn count(&self) -> u64 {
+        self.last - self.first + 1
+    }
+}
+
+impl From<crate::proto::Loss> for Loss {
+    fn from(l: crate::proto::Loss) -> Self {
+        Loss {
+            sender: SenderId(l.sender),
+            first: l.first,
+            last: l.last,
+        }
     }
 }
 

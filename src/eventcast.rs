@@ -10,12 +10,12 @@ use tracing::instrument::WithSubscriber;
 
 use crate::builder::Builder;
 use crate::driver::{socket, task};
-use crate::emitter::{EventStream, ListenerId, Listeners, Pattern, Sink};
+use crate::emitter::{EventStream, ListenerId, Listeners, LossSink, LossStream, Pattern, Sink};
 use crate::error::{Error, Result};
-use crate::event::{self, Event, SenderId};
+use crate::event::{self, Event, Loss, SenderId};
 use crate::logging::LogLevel;
 use crate::options::{Options, Validated};
-use crate::proto::Endpoint;
+use crate::proto::{DeliveryMode, Endpoint};
 use crate::stats::Stats;
 
 /// Whether an instance is running, as seen through [`Eventcast::state`].
@@ -113,9 +113,10 @@ impl Eventcast {
             .local_addr()
             .map_err(Error::io("reading the socket's address"))?;
         let sender = SenderId(rand::random::<u64>().max(1));
+        let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let driver = task::Driver {
-            core: Endpoint::new(config.options.endpoint_config(), sender.0),
+            core: Endpoint::new(config.options.endpoint_config(seed), sender.0),
             socket,
             destination: config.destination,
             commands: rx,
@@ -172,31 +173,106 @@ impl Eventcast {
     /// own listeners, as the original does. `args` is the argument list: a tuple gives one
     /// argument per element, `()` none, any other value one argument.
     ///
-    /// Waits only when the driver's queue is full (backpressure); fails with
+    /// Uses the instance's delivery mode (reliable and ordered by default). Waits only when
+    /// the send queue or the retransmit buffer is full (backpressure); fails with
     /// [`Error::NotRunning`] when stopped, [`Error::EventTooLarge`] above `max_event_size`.
     pub async fn emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
+        self.emit_with(event, args, self.inner.config.options.delivery)
+            .await
+    }
+
+    /// [`Eventcast::emit`] with a delivery mode for this event only.
+    pub async fn emit_with<A: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &A,
+        mode: DeliveryMode,
+    ) -> Result<()> {
         let payload = event::encode_event(event, args)?;
-        self.emit_payload(event, payload).await
+        self.emit_payload(event, payload, mode, true).await
     }
 
     /// [`Eventcast::emit`] with arguments already as BSON values (every BSON type kept as is).
     pub async fn emit_bson(&self, event: &str, args: Vec<bson::Bson>) -> Result<()> {
         let payload = event::encode_event_bson(event, args)?;
-        self.emit_payload(event, payload).await
+        self.emit_payload(event, payload, self.inner.config.options.delivery, true)
+            .await
     }
 
-    async fn emit_payload(&self, name: &str, payload: Vec<u8>) -> Result<()> {
-        let (commands, sender, local) = self.checked_send_path(name, &payload)?;
-        let local_event = (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
-            .then(|| Event::from_payload(payload.clone(), sender, Some(local), 0));
+    /// [`Eventcast::emit`] that never waits: [`Error::Backpressure`] when the instance
+    /// cannot take the event now. Nothing is sent then; try again later.
+    pub fn try_emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
+        let payload = event::encode_event(event, args)?;
+        let (commands, sender, local) = self.checked_send_path(event, &payload)?;
+        let local_event = self.local_copy(event, &payload, sender, local);
         commands
-            .send(task::Command::Emit(payload))
+            .try_send(task::Command::Emit(
+                payload,
+                self.inner.config.options.delivery,
+            ))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Error::Backpressure,
+                mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
+            })?;
+        if let Some(ev) = local_event {
+            self.inner.listeners.dispatch(&ev?);
+        }
+        Ok(())
+    }
+
+    async fn emit_payload(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        mode: DeliveryMode,
+        local: bool,
+    ) -> Result<()> {
+        let (commands, sender, addr) = self.checked_send_path(name, &payload)?;
+        let local_event = if local {
+            self.local_copy(name, &payload, sender, addr)
+        } else {
+            None
+        };
+        commands
+            .send(task::Command::Emit(payload, mode))
             .await
             .map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?);
         }
         Ok(())
+    }
+
+    fn local_copy(
+        &self,
+        name: &str,
+        payload: &[u8],
+        sender: SenderId,
+        local: SocketAddr,
+    ) -> Option<Result<Event>> {
+        (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
+            .then(|| Event::from_payload(payload.to_vec(), sender, Some(local), 0))
+    }
+
+    /// Calls `listener` whenever events of some sender could not be repaired and were
+    /// skipped (see [`Loss`]).
+    pub fn on_loss<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&Loss) + Send + Sync + 'static,
+    {
+        self.inner
+            .listeners
+            .with(|r| r.add_loss(LossSink::Callback(Arc::new(listener))))
+    }
+
+    /// Loss reports as an async stream; dropping it unsubscribes.
+    pub fn losses(&self) -> LossStream {
+        let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
+        let id = self
+            .inner
+            .listeners
+            .with(|r| r.add_loss(LossSink::Stream(tx)));
+        LossStream::new(rx, id, Arc::downgrade(&self.inner.listeners))
     }
 
     fn checked_send_path(

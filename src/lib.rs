@@ -52,10 +52,11 @@ mod stats;
 
 pub use bson;
 pub use builder::Builder;
-pub use emitter::{EventStream, ListenerId, Pattern};
+pub use emitter::{EventStream, ListenerId, LossStream, Pattern};
 pub use error::{Error, Result};
-pub use event::{Event, SenderId};
+pub use event::{Event, Loss, SenderId};
 pub use eventcast::{Eventcast, State};
 pub use interface::Interface;
 pub use options::{DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Options};
+pub use proto::{DeliveryMode, PeerStats};
 pub use stats::Stats;

@@ -62,6 +62,20 @@ pub struct Options {
     /// what the OS grants; a value set here is warned about when the OS caps it
     /// (`net.core.rmem_max` on Linux).
     pub recv_buffer_size: Option<usize>,
+    /// How events are delivered unless `emit_with` says otherwise.
+    pub delivery: crate::proto::DeliveryMode,
+    /// Events kept for repair, at most.
+    pub retransmit_max_events: usize,
+    /// Bytes kept for repair, at most (at least `max_event_size`).
+    pub retransmit_max_bytes: usize,
+    /// An event is kept for repair at least this long; when the buffer is full before that,
+    /// `emit` waits (backpressure).
+    pub retransmit_min_hold: Duration,
+    /// An event is kept for repair at most this long: the repair window.
+    pub retransmit_max_age: Duration,
+    /// Sending rate limit in bytes per second (all datagrams, repairs included); `None` for
+    /// no limit.
+    pub pace_rate: Option<u64>,
     /// Whether this instance logs at all (through `tracing`, target `eventcast`).
     pub log: bool,
     /// The most verbose level this instance logs at.
@@ -79,12 +93,18 @@ impl Default for Options {
             loopback: true,
             ttl: 1,
             max_payload_size: core.max_payload_size,
-            message_ttl: core.message_ttl,
+            message_ttl: core.receiver.reassembly.ttl,
             max_event_size: core.max_event_size,
-            max_partial_per_sender: core.max_partial_per_sender,
-            max_reassembly_bytes: core.max_reassembly_bytes,
-            max_senders: core.max_senders,
+            max_partial_per_sender: core.receiver.reassembly.max_partial_per_sender,
+            max_reassembly_bytes: core.receiver.reassembly.max_bytes,
+            max_senders: core.receiver.max_senders,
             stream_capacity: 4096,
+            delivery: crate::proto::DeliveryMode::Reliable,
+            retransmit_max_events: core.sender.retransmit_max_events,
+            retransmit_max_bytes: core.sender.retransmit_max_bytes,
+            retransmit_min_hold: core.sender.retransmit_min_hold,
+            retransmit_max_age: core.sender.retransmit_max_age,
+            pace_rate: None,
             recv_buffer_size: None,
             log: true,
             log_level: tracing::Level::INFO,
@@ -169,7 +189,34 @@ impl Options {
                 allowed,
             ));
         }
+        if self.retransmit_max_bytes < self.max_event_size {
+            let allowed = format!(
+                "at least max_event_size ({} bytes), so that any event can be repaired",
+                self.max_event_size
+            );
+            return Err(Error::invalid(
+                "retransmit_max_bytes",
+                self.retransmit_max_bytes,
+                allowed,
+            ));
+        }
+        if self.retransmit_min_hold > self.retransmit_max_age {
+            let allowed = format!("at most retransmit_max_age ({:?})", self.retransmit_max_age);
+            return Err(Error::invalid(
+                "retransmit_min_hold",
+                format!("{:?}", self.retransmit_min_hold),
+                allowed,
+            ));
+        }
+        if self.pace_rate.is_some_and(|r| r < 1000) {
+            return Err(Error::invalid(
+                "pace_rate",
+                self.pace_rate.unwrap_or(0),
+                "at least 1000 bytes per second, or no limit",
+            ));
+        }
         for (option, value) in [
+            ("retransmit_max_events", self.retransmit_max_events),
             ("max_partial_per_sender", self.max_partial_per_sender),
             ("max_senders", self.max_senders),
             ("stream_capacity", self.stream_capacity),
@@ -203,16 +250,19 @@ impl Options {
     }
 
     /// The protocol core's settings.
-    pub(crate) fn endpoint_config(&self) -> EndpointConfig {
-        EndpointConfig {
-            max_payload_size: self.max_payload_size,
-            message_ttl: self.message_ttl,
-            max_event_size: self.max_event_size,
-            max_partial_per_sender: self.max_partial_per_sender,
-            max_reassembly_bytes: self.max_reassembly_bytes,
-            max_senders: self.max_senders,
-            ..EndpointConfig::default()
-        }
+    pub(crate) fn endpoint_config(&self, seed: u64) -> EndpointConfig {
+        let mut c =
+            EndpointConfig::new(self.max_payload_size, self.message_ttl, self.max_event_size);
+        c.receiver.reassembly.max_partial_per_sender = self.max_partial_per_sender;
+        c.receiver.reassembly.max_bytes = self.max_reassembly_bytes;
+        c.receiver.max_senders = self.max_senders;
+        c.sender.retransmit_max_events = self.retransmit_max_events;
+        c.sender.retransmit_max_bytes = self.retransmit_max_bytes;
+        c.sender.retransmit_min_hold = self.retransmit_min_hold;
+        c.sender.retransmit_max_age = self.retransmit_max_age;
+        c.sender.pace_bytes_per_sec = self.pace_rate;
+        c.seed = seed;
+        c
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::emitter::Listeners;
 use crate::event::{Event, SenderId};
-use crate::proto::{Endpoint, Stats};
+use crate::proto::{DeliveryMode, Endpoint, Stats};
 
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
 /// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
@@ -23,7 +23,7 @@ const RECV_BUFFER: usize = 65_536;
 /// What the public handle asks of the driver.
 pub(crate) enum Command {
     /// Send an encoded event payload.
-    Emit(Vec<u8>),
+    Emit(Vec<u8>, DeliveryMode),
     /// Reply with the core's counters.
     Stats(oneshot::Sender<Stats>),
     /// Send what is queued, then stop.
@@ -44,12 +44,13 @@ impl Driver {
         let mut buf = vec![0u8; RECV_BUFFER];
         loop {
             self.flush().await;
+            let accepting = self.core.can_send(Instant::now());
             let deadline = self.core.poll_timeout();
             tokio::select! {
-                command = self.commands.recv() => {
+                command = self.commands.recv(), if accepting => {
                     let Some(command) = command else { break };
                     if let Some(reply) = self.handle_commands(command) {
-                        self.flush().await;
+                        self.drain().await;
                         let _ = reply.send(());
                         break;
                     }
@@ -59,6 +60,7 @@ impl Driver {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.core.handle_timeout(Instant::now());
+                    self.dispatch();
                 }
             }
         }
@@ -71,21 +73,22 @@ impl Driver {
     fn handle_commands(&mut self, first: Command) -> Option<oneshot::Sender<()>> {
         let mut next = Some(first);
         for _ in 0..COMMAND_BATCH {
+            let now = Instant::now();
             match next.take()? {
-                Command::Emit(payload) => {
-                    if let Err(e) = self.core.send(&payload) {
+                Command::Emit(payload, mode) => {
+                    if let Err(e) = self.core.send(now, payload.into(), mode) {
                         // emit() checked the size already; this is a bug if it happens.
                         tracing::error!(target: "eventcast", error = ?e, "event refused by the protocol core");
                     }
                 }
                 Command::Stats(reply) => {
-                    let mut stats = self.core.stats().clone();
+                    let mut stats = self.core.stats(now);
                     stats.send_errors = self.send_errors;
                     let _ = reply.send(stats);
                 }
                 Command::Stop(reply) => return Some(reply),
             }
-            if !self.core.can_send() {
+            if !self.core.can_send(now) {
                 return None;
             }
             next = self.commands.try_recv().ok();
@@ -109,24 +112,47 @@ impl Driver {
             }
             received = self.socket.try_recv_from(buf);
         }
+        self.dispatch();
+    }
+
+    /// Hands received events and loss reports to the listeners.
+    fn dispatch(&mut self) {
         while let Some(d) = self.core.poll_event() {
             let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
             self.listeners.dispatch(&event);
         }
+        while let Some(loss) = self.core.poll_loss() {
+            tracing::warn!(target: "eventcast", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
+                "events could not be repaired and were skipped");
+            self.listeners.dispatch_loss(&loss.into());
+        }
     }
 
+    /// Sends what the core has ready now (pacing may hold some back).
     async fn flush(&mut self) {
-        while let Some(t) = self.core.poll_transmit() {
+        while let Some(t) = self.core.poll_transmit(Instant::now()) {
             if let Err(e) = self.socket.send_to(&t.contents, self.destination).await {
                 self.send_errors += 1;
                 tracing::warn!(target: "eventcast", error = %e, destination = %self.destination, "send failed");
             }
         }
     }
+
+    /// Sends everything queued, waiting for pacing where it applies.
+    async fn drain(&mut self) {
+        loop {
+            self.flush().await;
+            if !self.core.has_pending_transmit() {
+                return;
+            }
+            sleep_until(self.core.poll_timeout()).await;
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
-    if let Some(d) = deadline {
-        tokio::time::sleep_until(d.into()).await;
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => tokio::task::yield_now().await,
     }
 }

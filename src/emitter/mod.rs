@@ -8,10 +8,10 @@ use std::sync::Mutex;
 
 pub use pattern::Pattern;
 pub use registry::ListenerId;
-pub(crate) use registry::{DispatchCounters, Sink};
-pub use stream::EventStream;
+pub(crate) use registry::{DispatchCounters, LossSink, Sink};
+pub use stream::{EventStream, LossStream};
 
-use crate::event::Event;
+use crate::event::{Event, Loss};
 use registry::{Registry, call_all};
 
 /// The listeners of one instance, shared by its handles and its driver task.
@@ -35,5 +35,18 @@ impl Listeners {
     pub fn dispatch(&self, event: &Event) {
         let calls = self.with(|r| r.prepare(event, &self.counters));
         call_all(calls, event, &self.counters);
+    }
+
+    /// Runs every loss listener for `loss`.
+    pub fn dispatch_loss(&self, loss: &Loss) {
+        let calls = self.with(|r| r.prepare_loss(loss, &self.counters));
+        for f in calls {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(loss))).is_err() {
+                self.counters
+                    .listener_panics
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(target: "eventcast", "a loss listener panicked");
+            }
+        }
     }
 }

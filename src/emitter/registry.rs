@@ -7,17 +7,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use super::pattern::Pattern;
-use crate::event::Event;
+use crate::event::{Event, Loss};
 
 /// Identifies one listener, for [`crate::Eventcast::off`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId(pub(crate) u64);
 
 pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
+pub(crate) type LossCallback = Arc<dyn Fn(&Loss) + Send + Sync>;
 
 pub(crate) enum Sink {
     Callback { f: Callback, once: bool },
     Stream(mpsc::Sender<Event>),
+}
+
+/// Where loss reports go.
+pub(crate) enum LossSink {
+    Callback(LossCallback),
+    Stream(mpsc::Sender<Loss>),
 }
 
 struct Entry {
@@ -40,20 +47,52 @@ pub(crate) struct DispatchCounters {
 pub(crate) struct Registry {
     next_id: u64,
     entries: Vec<Entry>,
+    loss_sinks: Vec<(ListenerId, LossSink)>,
 }
 
 impl Registry {
-    pub fn add(&mut self, pattern: Pattern, sink: Sink) -> ListenerId {
+    fn new_id(&mut self) -> ListenerId {
         self.next_id += 1;
-        let id = ListenerId(self.next_id);
+        ListenerId(self.next_id)
+    }
+
+    pub fn add(&mut self, pattern: Pattern, sink: Sink) -> ListenerId {
+        let id = self.new_id();
         self.entries.push(Entry { id, pattern, sink });
         id
     }
 
+    pub fn add_loss(&mut self, sink: LossSink) -> ListenerId {
+        let id = self.new_id();
+        self.loss_sinks.push((id, sink));
+        id
+    }
+
     pub fn remove(&mut self, id: ListenerId) -> bool {
-        let before = self.entries.len();
+        let before = self.entries.len() + self.loss_sinks.len();
         self.entries.retain(|e| e.id != id);
-        self.entries.len() != before
+        self.loss_sinks.retain(|(i, _)| *i != id);
+        self.entries.len() + self.loss_sinks.len() != before
+    }
+
+    /// Hands `loss` to every loss stream and returns the loss callbacks to call.
+    pub fn prepare_loss(&mut self, loss: &Loss, counters: &DispatchCounters) -> Vec<LossCallback> {
+        let mut calls = Vec::new();
+        self.loss_sinks.retain(|(_, sink)| match sink {
+            LossSink::Callback(f) => {
+                calls.push(f.clone());
+                true
+            }
+            LossSink::Stream(tx) => match tx.try_send(*loss) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    counters.stream_overflow.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            },
+        });
+        calls
     }
 
     /// Removes the listeners added with exactly `pattern`, or all when `None`; returns how many.

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
 use super::{ListenerId, Listeners};
-use crate::event::Event;
+use crate::event::{Event, Loss};
 
 /// The events matching one pattern, as a [`futures_core::Stream`]; see
 /// [`crate::Eventcast::subscribe`]. Dropping it removes the subscription.
@@ -69,6 +69,50 @@ impl futures_core::Stream for EventStream {
 }
 
 impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(listeners) = self.listeners.upgrade() {
+            listeners.with(|r| r.remove(self.id));
+        }
+    }
+}
+
+/// Loss reports as a [`futures_core::Stream`]; see [`crate::Eventcast::losses`]. Dropping it
+/// unsubscribes.
+pub struct LossStream {
+    rx: mpsc::Receiver<Loss>,
+    id: ListenerId,
+    listeners: Weak<Listeners>,
+}
+
+impl LossStream {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Loss>,
+        id: ListenerId,
+        listeners: Weak<Listeners>,
+    ) -> Self {
+        LossStream { rx, id, listeners }
+    }
+
+    /// The next report; `None` once the instance is dropped.
+    pub async fn recv(&mut self) -> Option<Loss> {
+        self.rx.recv().await
+    }
+
+    /// A report if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Loss> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl futures_core::Stream for LossStream {
+    type Item = Loss;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Loss>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for LossStream {
     fn drop(&mut self) {
         if let Some(listeners) = self.listeners.upgrade() {
             listeners.with(|r| r.remove(self.id));

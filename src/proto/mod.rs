@@ -1,5 +1,5 @@
-//! The sans-IO protocol core: wire format, segmentation, reassembly and duplicate
-//! suppression as plain state machines.
+//! The sans-IO protocol core: wire format, packing, segmentation, reassembly, loss recovery
+//! (NACKs, repairs, heartbeats), ordering and duplicate suppression as plain state machines.
 //!
 //! Nothing here opens a socket, reads a clock or spawns a task. [`Endpoint`] is driven by
 //! `handle_datagram(now, from, bytes)` and `handle_timeout(now)`, and drained through
@@ -9,12 +9,17 @@
 pub mod endpoint;
 pub mod payload;
 pub mod reassembly;
+pub mod receiver;
+pub mod sender;
 pub mod stats;
 pub mod window;
 pub mod wire;
 
+pub mod sim;
 #[cfg(test)]
-mod sim;
+mod sim_tests;
 
-pub use endpoint::{Delivery, Endpoint, EndpointConfig, SendError, Transmit};
-pub use stats::{DropCounters, Stats};
+pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Transmit};
+pub use receiver::ReceiverConfig;
+pub use sender::{DeliveryMode, SendError, SenderConfig};
+pub use stats::{DropCounters, PeerStats, Stats};

@@ -187,6 +187,29 @@ impl Reassembler {
         self.earliest_deadline = self.partials.values().map(|p| p.deadline).min();
     }
 
+    /// Forgets one incomplete event.
+    pub fn forget(&mut self, sender: u64, seq: u64) {
+        self.remove(&(sender, seq));
+    }
+
+    /// The fragments an incomplete event still lacks, as `first..end` ranges; `None` when
+    /// no fragment of it is held.
+    pub fn missing_fragments(&self, sender: u64, seq: u64) -> Option<Vec<(u32, u32)>> {
+        let p = self.partials.get(&(sender, seq))?;
+        let mut ranges = Vec::new();
+        let mut next = 0u32;
+        for &index in p.fragments.keys() {
+            if index > next {
+                ranges.push((next, index));
+            }
+            next = index + 1;
+        }
+        if next < p.count {
+            ranges.push((next, p.count));
+        }
+        Some(ranges)
+    }
+
     /// Forgets every incomplete event of `sender`.
     pub fn forget_sender(&mut self, sender: u64) {
         let keys: Vec<Key> = self
@@ -282,6 +305,21 @@ mod tests {
             r.insert(t0 + Duration::from_secs(4), 1, 0, 2, 3, b"e", &mut s),
             Outcome::Complete(b"abcde".to_vec())
         );
+    }
+
+    #[test]
+    fn missing_fragments_are_ranges() {
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        assert_eq!(r.missing_fragments(1, 0), None);
+        for i in [1, 2, 5] {
+            r.insert(t0, 1, 0, i, 8, b"x", &mut s);
+        }
+        assert_eq!(
+            r.missing_fragments(1, 0),
+            Some(vec![(0, 1), (3, 5), (6, 8)])
+        );
+        r.forget(1, 0);
+        assert_eq!((r.missing_fragments(1, 0), r.bytes()), (None, 0));
     }
 
     #[test]

@@ -1,37 +1,116 @@
-//! A seeded in-memory network that drives several [`Endpoint`]s: loss, duplication and
-//! reordering are chosen by a PRNG, and time is simulated, so every run is reproducible.
+//! A seeded, simulated LAN for the protocol core: several [`Endpoint`]s exchange datagrams
+//! through a network that loses (at random or in bursts), duplicates, delays and reorders
+//! them, in simulated time. Same seed, same run. The tests and the reliability report
+//! (`cargo run --release --example reliability`) are built on it.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Endpoint, EndpointConfig, payload};
+use super::{DeliveryMode, Endpoint, EndpointConfig, payload};
 
-struct Net {
-    rng: StdRng,
-    now: Instant,
-    nodes: Vec<Endpoint>,
-    /// (arrival time, destination, contents)
-    in_flight: Vec<(Instant, usize, Vec<u8>)>,
-    loss: f64,
-    dup: f64,
-    jitter_ms: u64,
+/// How the simulated network misbehaves. Loss applies to each receiver's input separately,
+/// as a packet filter on every host would.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Impairment {
+    /// Probability that a datagram is lost on its way into a host.
+    pub loss: f64,
+    /// Gilbert–Elliott bursts: probability of entering a burst per datagram, and of leaving
+    /// it; inside a burst every datagram is lost. `None` for independent loss only.
+    pub burst: Option<(f64, f64)>,
+    /// Probability that a datagram arrives twice.
+    pub duplicate: f64,
+    /// Every datagram takes `base_delay` plus up to `jitter` more, so jitter reorders.
+    pub base_delay: Duration,
+    /// See `base_delay`.
+    pub jitter: Duration,
 }
 
-impl Net {
-    fn new(seed: u64, n: usize, config: EndpointConfig) -> Self {
-        Net {
-            rng: StdRng::seed_from_u64(seed),
-            now: Instant::now(),
-            nodes: (0..n)
-                .map(|i| Endpoint::new(config.clone(), 1000 + i as u64))
-                .collect(),
-            in_flight: Vec::new(),
+impl Default for Impairment {
+    fn default() -> Self {
+        Impairment {
             loss: 0.0,
-            dup: 0.0,
-            jitter_ms: 0,
+            burst: None,
+            duplicate: 0.0,
+            base_delay: Duration::from_micros(100),
+            jitter: Duration::ZERO,
+        }
+    }
+}
+
+/// One delivered event as a node saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Sending node's index.
+    pub from_node: usize,
+    /// Event name.
+    pub name: String,
+    /// Simulated time from the emit to the delivery.
+    pub latency: Duration,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: Instant,
+    order: u64,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+/// The simulated network and its nodes.
+pub struct SimNet {
+    rng: StdRng,
+    /// Simulated now.
+    pub now: Instant,
+    /// The nodes' protocol cores.
+    pub nodes: Vec<Endpoint>,
+    impairment: Impairment,
+    in_burst: Vec<bool>,
+    queue: BinaryHeap<Reverse<InFlight>>,
+    order: u64,
+    sent_at: HashMap<(usize, String), Instant>,
+    /// What each node delivered, in order.
+    pub seen: Vec<Vec<Seen>>,
+    /// Loss reports each node raised, as (sending node, count).
+    pub lost: Vec<Vec<(usize, u64)>>,
+    /// Datagrams the network dropped.
+    pub dropped: u64,
+    /// Datagrams the network carried (each copy to each receiver counts).
+    pub carried: u64,
+}
+
+impl SimNet {
+    /// `n` nodes with `config`, on a network with `impairment`, everything drawn from `seed`.
+    pub fn new(seed: u64, n: usize, config: EndpointConfig, impairment: Impairment) -> Self {
+        let start = Instant::now();
+        SimNet {
+            rng: StdRng::seed_from_u64(seed),
+            now: start,
+            nodes: (0..n)
+                .map(|i| {
+                    Endpoint::new(
+                        EndpointConfig {
+                            seed: seed.wrapping_add(i as u64),
+                            ..config.clone()
+                        },
+                        1000 + i as u64,
+                    )
+                })
+                .collect(),
+            impairment,
+            in_burst: vec![false; n],
+            queue: BinaryHeap::new(),
+            order: 0,
+            sent_at: HashMap::new(),
+            seen: vec![Vec::new(); n],
+            lost: vec![Vec::new(); n],
+            dropped: 0,
+            carried: 0,
         }
     }
 
@@ -39,200 +118,138 @@ impl Net {
         SocketAddr::from(([10, 0, 0, i as u8 + 1], 9000))
     }
 
-    /// Moves every queued datagram of node `from` onto the simulated wire.
-    fn flush(&mut self, from: usize) {
-        while let Some(t) = self.nodes[from].poll_transmit() {
+    /// Node `node` emits an event called `name` (unique per node, so delivery can be
+    /// checked) with a BSON binary argument of `size` bytes.
+    pub fn emit(&mut self, node: usize, name: &str, size: usize, mode: DeliveryMode) {
+        let doc = bson::doc! { "0": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![node as u8; size] } };
+        let mut p = Vec::new();
+        payload::encode(
+            name,
+            &bson::serialize_to_vec(&doc).unwrap_or_default(),
+            &mut p,
+        )
+        .unwrap_or_default();
+        self.sent_at.insert((node, name.to_owned()), self.now);
+        let now = self.now;
+        let _ = self.nodes[node].send(now, Bytes::from(p), mode);
+        self.pump(node);
+    }
+
+    /// Whether node `node` may send now (its retransmit buffer and queue have room).
+    pub fn can_send(&mut self, node: usize) -> bool {
+        let now = self.now;
+        self.nodes[node].can_send(now)
+    }
+
+    /// Moves node `node`'s ready datagrams onto the wire, impaired per receiver.
+    fn pump(&mut self, node: usize) {
+        while let Some(t) = self.nodes[node].poll_transmit(self.now) {
             for to in 0..self.nodes.len() {
-                if to == from || self.rng.random_bool(self.loss) {
-                    continue;
-                }
-                let copies = if self.rng.random_bool(self.dup) { 2 } else { 1 };
-                for _ in 0..copies {
-                    let delay = Duration::from_millis(self.rng.random_range(0..=self.jitter_ms));
-                    self.in_flight
-                        .push((self.now + delay, to, t.contents.clone()));
+                if to != node {
+                    self.carry(to, &t.contents);
                 }
             }
         }
     }
 
-    /// Delivers everything that has arrived by `now + step`, in arrival order.
-    fn run_for(&mut self, step: Duration) {
-        self.now += step;
-        self.in_flight.sort_by_key(|(at, ..)| *at);
-        let due = self
-            .in_flight
-            .iter()
-            .take_while(|(at, ..)| *at <= self.now)
-            .count();
-        let batch: Vec<_> = self.in_flight.drain(..due).collect();
-        for (at, to, bytes) in batch {
-            self.nodes[to].handle_datagram(at, Self::addr(to), &bytes);
+    fn carry(&mut self, to: usize, bytes: &[u8]) {
+        let imp = &self.impairment;
+        if let Some((enter, leave)) = imp.burst {
+            let flip = if self.in_burst[to] { leave } else { enter };
+            if self.rng.random_bool(flip) {
+                self.in_burst[to] = !self.in_burst[to];
+            }
         }
-        for node in &mut self.nodes {
-            if node.poll_timeout().is_some_and(|t| t <= self.now) {
-                node.handle_timeout(self.now);
+        if self.in_burst[to] || self.rng.random_bool(imp.loss) {
+            self.dropped += 1;
+            return;
+        }
+        let copies = if self.rng.random_bool(imp.duplicate) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let jitter = imp.jitter.as_micros() as u64;
+            let extra = if jitter == 0 {
+                0
+            } else {
+                self.rng.random_range(0..=jitter)
+            };
+            let at = self.now + imp.base_delay + Duration::from_micros(extra);
+            self.order += 1;
+            self.carried += 1;
+            self.queue.push(Reverse(InFlight {
+                at,
+                order: self.order,
+                to,
+                bytes: bytes.to_vec(),
+            }));
+        }
+    }
+
+    /// Runs the network and the nodes' timers until `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        loop {
+            let next_arrival = self.queue.peek().map(|Reverse(f)| f.at);
+            let next_timer = self.nodes.iter().filter_map(Endpoint::poll_timeout).min();
+            let next = [next_arrival, next_timer].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(until);
+                    return;
+                }
             }
         }
     }
 
-    fn drain_events(&mut self, node: usize) -> Vec<(u64, String, Vec<u8>)> {
-        let mut out = Vec::new();
-        while let Some(d) = self.nodes[node].poll_event() {
-            out.push((
-                d.sender,
-                d.view.name(&d.payload).to_owned(),
-                d.view.args(&d.payload).to_vec(),
-            ));
-        }
-        out
+    /// Runs for `d` of simulated time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until);
     }
-}
 
-fn bson_blob(len: usize, fill: u8) -> Vec<u8> {
-    let doc = bson::doc! { "0": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![fill; len] } };
-    bson::serialize_to_vec(&doc).unwrap()
-}
-
-fn event(name: &str, args: &[u8]) -> Vec<u8> {
-    let mut p = Vec::new();
-    payload::encode(name, args, &mut p).unwrap();
-    p
-}
-
-#[test]
-fn reordered_duplicated_traffic_delivers_each_event_once() {
-    for seed in 0..20 {
-        let mut net = Net::new(seed, 3, EndpointConfig::default());
-        net.dup = 0.3;
-        net.jitter_ms = 50;
-        let mut sent = Vec::new();
-        for i in 0..40u8 {
-            let args = bson_blob(if i % 10 == 0 { 20_000 } else { 10 }, i);
-            net.nodes[0].send(&event(&format!("e{i}"), &args)).unwrap();
-            sent.push((format!("e{i}"), args));
-            net.flush(0);
-            net.run_for(Duration::from_millis(1));
-        }
-        net.run_for(Duration::from_secs(1));
-        for node in 1..3 {
-            let mut got: Vec<_> = net
-                .drain_events(node)
-                .into_iter()
-                .map(|(s, n, a)| {
-                    assert_eq!(s, 1000);
-                    (n, a)
-                })
-                .collect();
-            got.sort();
-            let mut want = sent.clone();
-            want.sort();
-            assert_eq!(got, want, "seed {seed} node {node}");
-            assert!(
-                net.nodes[node].stats().dropped.duplicate > 0,
-                "seed {seed}: duplicates were sent"
-            );
-            assert_eq!(net.nodes[node].stats().reassembly_in_flight, 0);
-        }
-    }
-}
-
-#[test]
-fn small_events_are_packed_into_few_datagrams() {
-    let mut net = Net::new(1, 2, EndpointConfig::default());
-    for i in 0..100u8 {
-        net.nodes[0]
-            .send(&event("tick", &bson_blob(20, i)))
-            .unwrap();
-    }
-    // 100 events of ~50 bytes each in 1024-byte datagrams
-    let datagrams = {
-        let mut n = 0;
-        let mut copy = Vec::new();
-        while let Some(t) = net.nodes[0].poll_transmit() {
-            assert!(t.contents.len() <= 1024);
-            n += 1;
-            copy.push(t);
-        }
-        for t in copy {
-            net.nodes[1].handle_datagram(net.now, Net::addr(0), &t.contents);
-        }
-        n
-    };
-    assert!(datagrams <= 7, "{datagrams} datagrams for 100 small events");
-    assert_eq!(net.drain_events(1).len(), 100);
-}
-
-#[test]
-fn lost_fragment_times_out_and_frees_memory() {
-    let mut net = Net::new(7, 2, EndpointConfig::default());
-    net.nodes[0]
-        .send(&event("big", &bson_blob(50_000, 1)))
-        .unwrap();
-    let first = net.nodes[0].poll_transmit().unwrap(); // lost
-    drop(first);
-    net.flush(0);
-    net.run_for(Duration::from_millis(10));
-    assert!(net.drain_events(1).is_empty());
-    assert!(net.nodes[1].stats().reassembly_bytes > 40_000);
-    net.run_for(Duration::from_secs(3));
-    let s = net.nodes[1].stats();
-    assert_eq!(
-        (
-            s.reassembly_in_flight,
-            s.reassembly_bytes,
-            s.dropped.reassembly_timeout
-        ),
-        (0, 0, 1)
-    );
-}
-
-#[test]
-fn random_loss_never_delivers_corrupt_or_duplicate_events() {
-    for seed in 0..10 {
-        let mut net = Net::new(seed, 4, EndpointConfig::default());
-        net.loss = 0.2;
-        net.dup = 0.1;
-        net.jitter_ms = 5;
-        for i in 0..50u8 {
-            let args = bson_blob(if i % 5 == 0 { 5_000 } else { 30 }, i);
-            net.nodes[(i % 4) as usize]
-                .send(&event(&format!("e{i}"), &args))
-                .unwrap();
-            for n in 0..4 {
-                net.flush(n);
+    fn step(&mut self) {
+        let now = self.now;
+        while let Some(Reverse(f)) = self.queue.peek() {
+            if f.at > now {
+                break;
             }
-            net.run_for(Duration::from_millis(2));
+            let Some(Reverse(f)) = self.queue.pop() else {
+                break;
+            };
+            self.nodes[f.to].handle_datagram(now, Self::addr(f.to), &f.bytes);
         }
-        net.run_for(Duration::from_secs(5));
-        for node in 0..4 {
-            let got = net.drain_events(node);
-            let mut names: Vec<_> = got.iter().map(|(_, n, _)| n.clone()).collect();
-            names.sort();
-            names.dedup();
-            assert_eq!(names.len(), got.len(), "seed {seed}: duplicate delivery");
-            for (_, name, args) in got {
-                let i: u8 = name[1..].parse().unwrap();
-                assert_eq!(args, bson_blob(if i % 5 == 0 { 5_000 } else { 30 }, i));
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].poll_timeout().is_some_and(|t| t <= now) {
+                self.nodes[i].handle_timeout(now);
             }
-            assert_eq!(net.nodes[node].stats().reassembly_in_flight, 0);
+            self.collect(i);
+            self.pump(i);
         }
     }
-}
 
-#[test]
-fn oversized_send_is_refused() {
-    let config = EndpointConfig {
-        max_event_size: 1000,
-        ..EndpointConfig::default()
-    };
-    let mut e = Endpoint::new(config, 1);
-    let err = e.send(&vec![0; 1001]).unwrap_err();
-    assert_eq!(
-        err,
-        super::SendError::TooLarge {
-            size: 1001,
-            max: 1000
+    fn collect(&mut self, i: usize) {
+        while let Some(d) = self.nodes[i].poll_event() {
+            let from_node = (d.sender - 1000) as usize;
+            let name = d.view.name(&d.payload).to_owned();
+            let sent = self
+                .sent_at
+                .get(&(from_node, name.clone()))
+                .copied()
+                .unwrap_or(self.now);
+            self.seen[i].push(Seen {
+                from_node,
+                name,
+                latency: self.now.saturating_duration_since(sent),
+            });
         }
-    );
+        while let Some(l) = self.nodes[i].poll_loss() {
+            self.lost[i].push(((l.sender - 1000) as usize, l.count()));
+        }
+    }
 }

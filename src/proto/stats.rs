@@ -1,6 +1,31 @@
 //! Counters kept by the protocol core.
 
+use std::net::SocketAddr;
+
 use serde::Serialize;
+
+/// What this instance knows of one sender.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PeerStats {
+    /// Sender id.
+    pub sender: u64,
+    /// Source address of its last datagram.
+    pub addr: Option<SocketAddr>,
+    /// Milliseconds since its last datagram.
+    pub last_heard_ms: u64,
+    /// Events delivered from it.
+    pub events: u64,
+    /// The next sequence due from it, in order.
+    pub next_expected: u64,
+    /// Its events that went missing and were repaired.
+    pub gaps_recovered: u64,
+    /// Its events that could not be repaired and were reported lost.
+    pub events_lost: u64,
+    /// NACKs sent to it.
+    pub nacks_sent: u64,
+    /// Duplicates of its events dropped.
+    pub duplicates: u64,
+}
 
 /// Why received input was dropped. Every drop increments exactly one counter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -65,8 +90,46 @@ pub struct Stats {
     pub reassembly_bytes: u64,
     /// Senders in the peer table now.
     pub peers: u64,
+    /// NACK frames sent (each lists missing events of one sender).
+    pub nacks_sent: u64,
+    /// NACK frames addressed to this instance as a sender.
+    pub nacks_received: u64,
+    /// Own NACKs held back because another receiver asked first.
+    pub nacks_suppressed: u64,
+    /// Repair frames sent in answer to NACKs.
+    pub repairs_sent: u64,
+    /// Repairs held back because the same item was just repaired.
+    pub repairs_held_off: u64,
+    /// Items asked for that had already left the retransmit buffer.
+    pub repairs_unavailable: u64,
+    /// Repair frames received.
+    pub repairs_received: u64,
+    /// Events noticed missing.
+    pub gaps_detected: u64,
+    /// Missing events that arrived after all.
+    pub gaps_recovered: u64,
+    /// Events given up on and reported lost.
+    pub events_lost: u64,
+    /// Times the held-events bound forced an event to be given up on.
+    pub held_overflow: u64,
+    /// Heartbeats sent.
+    pub heartbeats_sent: u64,
+    /// Heartbeats received.
+    pub heartbeats_received: u64,
+    /// Times `emit` had to wait because the send queue or retransmit buffer was full.
+    pub backpressure_waits: u64,
+    /// Events held for repair now.
+    pub retransmit_events: u64,
+    /// Bytes held for repair now.
+    pub retransmit_bytes: u64,
+    /// Complete events waiting for an earlier missing one now.
+    pub held_events: u64,
+    /// Events known missing now.
+    pub missing_events: u64,
     /// Datagrams the socket refused to send (filled in by the driver).
     pub send_errors: u64,
     /// Drops by reason.
     pub dropped: DropCounters,
+    /// Every sender heard from.
+    pub peer_table: Vec<PeerStats>,
 }

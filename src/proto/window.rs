@@ -2,7 +2,7 @@
 //! "Duplicates").
 
 /// How many sequences below the highest one the window remembers.
-pub const WINDOW: u64 = 4096;
+pub const WINDOW: u64 = 65_536;
 const WORDS: usize = (WINDOW / 64) as usize;
 
 /// What the window knows of a sequence number.
@@ -24,7 +24,7 @@ pub enum SeqStatus {
 /// assert_eq!(w.status(3), SeqStatus::Fresh);
 /// w.mark(3);
 /// assert_eq!(w.status(3), SeqStatus::Duplicate);
-/// w.mark(10_000);
+/// w.mark(100_000);
 /// assert_eq!(w.status(3), SeqStatus::TooOld);
 /// ```
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ mod tests {
     proptest! {
         /// The window agrees with a set of every marked sequence, within its reach.
         #[test]
-        fn matches_a_set_model(ops in proptest::collection::vec(0u64..20_000, 1..400)) {
+        fn matches_a_set_model(ops in proptest::collection::vec(0u64..300_000, 1..400)) {
             let mut w = SeqWindow::default();
             let mut model = BTreeSet::new();
             for seq in ops {

@@ -47,6 +47,18 @@ pub mod frame_field {
     pub const FRAGMENT_COUNT: Range<usize> = 12..16;
     /// Fragment data, in the body of a FRAGMENT frame.
     pub const FRAGMENT_DATA: usize = 16;
+    /// Next reliable sequence the sender will use, in a HEARTBEAT body.
+    pub const HEARTBEAT_NEXT: Range<usize> = 0..8;
+    /// Oldest sequence the sender can still repair, in a HEARTBEAT body.
+    pub const HEARTBEAT_OLDEST: Range<usize> = 8..16;
+    /// Length of a HEARTBEAT body.
+    pub const HEARTBEAT_LEN: usize = 16;
+    /// The sender a NACK asks, in a NACK body.
+    pub const NACK_TARGET: Range<usize> = 0..8;
+    /// First NACK entry, in a NACK body.
+    pub const NACK_ENTRIES: usize = 8;
+    /// Length of one NACK entry: sequence (8), first fragment (4), end fragment (4).
+    pub const NACK_ENTRY_LEN: usize = 16;
 }
 
 /// Length of the 4-byte prefix every version keeps.
@@ -78,6 +90,12 @@ const FRAME_FLAGS_KNOWN: u8 = FRAME_RETRANSMIT | FRAME_UNORDERED | FRAME_UNRELIA
 pub const TYPE_EVENT: u8 = 0x01;
 /// Frame type of one fragment of a segmented event.
 pub const TYPE_FRAGMENT: u8 = 0x02;
+/// Frame type of a sender's heartbeat.
+pub const TYPE_HEARTBEAT: u8 = 0x10;
+/// Frame type of a repair request.
+pub const TYPE_NACK: u8 = 0x11;
+/// `end` of a NACK entry that asks for a whole event.
+pub const NACK_WHOLE: u32 = u32::MAX;
 
 /// Why a datagram or frame could not be read. Each maps to a drop counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +252,20 @@ pub enum FrameRepr<'a> {
         /// The fragment's bytes.
         data: &'a [u8],
     },
+    /// A sender's heartbeat: what it has sent and what it can still repair.
+    Heartbeat {
+        /// The next reliable sequence it will use (everything below was sent).
+        next_seq: u64,
+        /// The oldest sequence it can still repair.
+        oldest: u64,
+    },
+    /// A repair request to one sender.
+    Nack {
+        /// The sender asked.
+        target: u64,
+        /// The requested items, read with [`NackEntries`].
+        entries: NackEntries<'a>,
+    },
     /// A frame type this version does not know; skipped.
     Unknown {
         /// Its type byte.
@@ -286,6 +318,25 @@ impl<'a> FrameRepr<'a> {
                     data: &body[frame_field::FRAGMENT_DATA..],
                 }
             }
+            TYPE_HEARTBEAT => {
+                if body.len() != frame_field::HEARTBEAT_LEN {
+                    return Err(WireError::Malformed);
+                }
+                FrameRepr::Heartbeat {
+                    next_seq: be_u64(&body[frame_field::HEARTBEAT_NEXT]),
+                    oldest: be_u64(&body[frame_field::HEARTBEAT_OLDEST]),
+                }
+            }
+            TYPE_NACK => {
+                let entries = body.get(frame_field::NACK_ENTRIES..).unwrap_or_default();
+                if entries.is_empty() || entries.len() % frame_field::NACK_ENTRY_LEN != 0 {
+                    return Err(WireError::Malformed);
+                }
+                FrameRepr::Nack {
+                    target: be_u64(&body[frame_field::NACK_TARGET]),
+                    entries: NackEntries { bytes: entries },
+                }
+            }
             other => FrameRepr::Unknown { kind: other },
         };
         Ok((frame, end))
@@ -296,6 +347,10 @@ impl<'a> FrameRepr<'a> {
         match self {
             FrameRepr::Event { payload, .. } => EVENT_OVERHEAD + payload.len(),
             FrameRepr::Fragment { data, .. } => FRAGMENT_OVERHEAD + data.len(),
+            FrameRepr::Heartbeat { .. } => FRAME_HEADER_LEN + frame_field::HEARTBEAT_LEN,
+            FrameRepr::Nack { entries, .. } => {
+                FRAME_HEADER_LEN + frame_field::NACK_ENTRIES + entries.bytes.len()
+            }
             FrameRepr::Unknown { .. } => FRAME_HEADER_LEN,
         }
     }
@@ -308,6 +363,8 @@ impl<'a> FrameRepr<'a> {
         let (kind, flags) = match self {
             FrameRepr::Event { flags, .. } => (TYPE_EVENT, *flags),
             FrameRepr::Fragment { flags, .. } => (TYPE_FRAGMENT, *flags),
+            FrameRepr::Heartbeat { .. } => (TYPE_HEARTBEAT, 0),
+            FrameRepr::Nack { .. } => (TYPE_NACK, 0),
             FrameRepr::Unknown { kind } => (*kind, 0),
         };
         out.push(kind);
@@ -330,8 +387,73 @@ impl<'a> FrameRepr<'a> {
                 out.extend_from_slice(&count.to_be_bytes());
                 out.extend_from_slice(data);
             }
+            FrameRepr::Heartbeat { next_seq, oldest } => {
+                out.extend_from_slice(&next_seq.to_be_bytes());
+                out.extend_from_slice(&oldest.to_be_bytes());
+            }
+            FrameRepr::Nack { target, entries } => {
+                out.extend_from_slice(&target.to_be_bytes());
+                out.extend_from_slice(entries.bytes);
+            }
             FrameRepr::Unknown { .. } => {}
         }
+    }
+}
+
+/// One item of a NACK: fragments `first..end` of event `seq`; `end == NACK_WHOLE` asks for
+/// the whole event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NackEntry {
+    /// Event sequence.
+    pub seq: u64,
+    /// First fragment asked for.
+    pub first: u32,
+    /// One past the last fragment asked for, or [`NACK_WHOLE`].
+    pub end: u32,
+}
+
+impl NackEntry {
+    /// Appends the entry's wire form to `out`.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.first.to_be_bytes());
+        out.extend_from_slice(&self.end.to_be_bytes());
+    }
+}
+
+/// The entries of a NACK frame, as stored on the wire (a multiple of 16 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NackEntries<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> NackEntries<'a> {
+    /// Wraps entries written with [`NackEntry::emit`]; `None` unless a non-empty multiple
+    /// of the entry length.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        (!bytes.is_empty() && bytes.len() % frame_field::NACK_ENTRY_LEN == 0)
+            .then_some(NackEntries { bytes })
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / frame_field::NACK_ENTRY_LEN
+    }
+
+    /// Whether there are none (never, for a parsed frame).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = NackEntry> + 'a {
+        self.bytes
+            .chunks_exact(frame_field::NACK_ENTRY_LEN)
+            .map(|e| NackEntry {
+                seq: be_u64(&e[0..8]),
+                first: be_u32(&e[8..12]),
+                end: be_u32(&e[12..16]),
+            })
     }
 }
 
@@ -444,6 +566,69 @@ mod tests {
                 "{index}/{count}"
             );
         }
+    }
+
+    #[test]
+    fn control_frames_roundtrip() {
+        let mut entries = Vec::new();
+        NackEntry {
+            seq: 5,
+            first: 0,
+            end: NACK_WHOLE,
+        }
+        .emit(&mut entries);
+        NackEntry {
+            seq: 6,
+            first: 2,
+            end: 4,
+        }
+        .emit(&mut entries);
+        let frames = [
+            FrameRepr::Heartbeat {
+                next_seq: 10,
+                oldest: 3,
+            },
+            FrameRepr::Nack {
+                target: 77,
+                entries: NackEntries::new(&entries).unwrap(),
+            },
+        ];
+        let buf = datagram(&frames);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+        assert_eq!(got, frames);
+        let FrameRepr::Nack {
+            entries: parsed, ..
+        } = got[1]
+        else {
+            unreachable!()
+        };
+        let list: Vec<_> = parsed.iter().collect();
+        assert_eq!(
+            list,
+            [
+                NackEntry {
+                    seq: 5,
+                    first: 0,
+                    end: NACK_WHOLE
+                },
+                NackEntry {
+                    seq: 6,
+                    first: 2,
+                    end: 4
+                }
+            ]
+        );
+        assert!(NackEntries::new(&entries[..15]).is_none());
+        // a NACK with no entries, a short heartbeat
+        assert_eq!(
+            FrameRepr::parse(&[TYPE_NACK, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            FrameRepr::parse(&[TYPE_HEARTBEAT, 0, 0, 1, 0]),
+            Err(WireError::Malformed)
+        );
     }
 
     #[test]

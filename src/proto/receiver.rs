@@ -1,0 +1,660 @@
+//! The receiving half of the core: per-sender order, gap detection, NACK scheduling with
+//! random backoff and suppression, loss reports, and the peer table.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use super::payload::PayloadView;
+use super::reassembly::{Outcome, Reassembler, ReassemblyLimits};
+use super::stats::{PeerStats, Stats};
+use super::window::{SeqStatus, SeqWindow, WINDOW};
+use super::wire::{self, NACK_WHOLE, NackEntry};
+
+/// A sender's first events are the start of its stream for every receiver: one that first
+/// hears a sender at a sequence below this asks for the events before it (so losing a new
+/// sender's first datagram is repaired too); one that first hears it later starts there and
+/// never asks for history.
+pub const JOIN_HISTORY: u64 = 64;
+
+fn stream_start(first_heard: u64) -> u64 {
+    if first_heard < JOIN_HISTORY {
+        0
+    } else {
+        first_heard
+    }
+}
+
+/// Settings of the receiving half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Bounds on reassembly.
+    pub reassembly: ReassemblyLimits,
+    /// Senders remembered.
+    pub max_senders: usize,
+    /// A missing event is first asked for after a random delay up to this long, so that one
+    /// receiver's NACK can spare the others theirs.
+    pub nack_delay_max: Duration,
+    /// Wait this long for a repair before asking again.
+    pub nack_retry: Duration,
+    /// Ask this many times before reporting the event lost.
+    pub nack_max_tries: u32,
+    /// Complete events held per sender while an earlier one is missing, in bytes.
+    pub max_held_bytes: usize,
+    /// Received events waiting in `poll_event` before new ones are dropped.
+    pub max_delivery_queue: usize,
+    /// A sender not heard from for this long is forgotten.
+    pub peer_timeout: Duration,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            reassembly: ReassemblyLimits {
+                max_event_size: 8 << 20,
+                max_partial_per_sender: 32,
+                max_bytes: 64 << 20,
+                ttl: Duration::from_secs(3),
+            },
+            max_senders: 1024,
+            nack_delay_max: Duration::from_millis(2),
+            nack_retry: Duration::from_millis(20),
+            nack_max_tries: 50,
+            max_held_bytes: 32 << 20,
+            max_delivery_queue: 65_536,
+            peer_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An event received from the network, its payload checked for framing.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Sender id.
+    pub sender: u64,
+    /// Source address of the datagram that completed it.
+    pub from: SocketAddr,
+    /// Sender's sequence number.
+    pub seq: u64,
+    /// The event payload.
+    pub payload: Bytes,
+    /// Where name and arguments are in `payload`.
+    pub view: PayloadView,
+}
+
+/// Events of one sender that could not be repaired and were skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Loss {
+    /// Sender id.
+    pub sender: u64,
+    /// First lost sequence.
+    pub first: u64,
+    /// Last lost sequence (inclusive).
+    pub last: u64,
+}
+
+impl Loss {
+    /// How many events were lost.
+    pub fn count(&self) -> u64 {
+        self.last - self.first + 1
+    }
+}
+
+struct Missing {
+    next_at: Instant,
+    tries: u32,
+}
+
+struct Peer {
+    /// Whether the reliable stream has a starting point yet (a best-effort event or a
+    /// repair alone does not give one).
+    anchored: bool,
+    addr: SocketAddr,
+    last_heard: Instant,
+    /// Reliable sequences delivered, held, or given up on.
+    done: SeqWindow,
+    best_effort: SeqWindow,
+    /// Every reliable sequence below this is done.
+    next_expected: u64,
+    /// Every reliable sequence below this was sent (from later data and heartbeats).
+    known_end: u64,
+    /// The sender can no longer repair anything below this.
+    oldest_available: u64,
+    held: BTreeMap<u64, Delivery>,
+    held_bytes: usize,
+    missing: BTreeMap<u64, Missing>,
+    stats: PeerStats,
+}
+
+/// The receiving half of an [`super::Endpoint`].
+pub struct Incoming {
+    config: ReceiverConfig,
+    peers: HashMap<u64, Peer>,
+    reassembly: Reassembler,
+    deliveries: VecDeque<Delivery>,
+    losses: VecDeque<Loss>,
+    rng: SmallRng,
+    /// No NACK is due before this; recomputed on every timer pass.
+    nack_due: Option<Instant>,
+}
+
+/// What one data frame carried.
+pub struct DataFrame<'a> {
+    /// Sender id.
+    pub sender: u64,
+    /// Source address.
+    pub from: SocketAddr,
+    /// Frame flags.
+    pub flags: u8,
+    /// Sequence number.
+    pub seq: u64,
+    /// `None` for a whole event, else (index, count).
+    pub fragment: Option<(u32, u32)>,
+    /// Payload or fragment bytes.
+    pub bytes: &'a [u8],
+}
+
+impl Incoming {
+    /// The receiving half; `seed` makes the NACK backoff reproducible.
+    pub fn new(config: ReceiverConfig, seed: u64) -> Self {
+        Incoming {
+            reassembly: Reassembler::new(config.reassembly.clone()),
+            config,
+            peers: HashMap::new(),
+            deliveries: VecDeque::new(),
+            losses: VecDeque::new(),
+            rng: SmallRng::seed_from_u64(seed),
+            nack_due: None,
+        }
+    }
+
+    /// Notes that `sender` was heard from `from`; creates its entry, forgetting the stalest
+    /// sender when the table is full. `start`, when given, is where the sender's reliable
+    /// stream begins for us if it has no start yet: a late joiner never asks for history.
+    fn touch(
+        &mut self,
+        now: Instant,
+        sender: u64,
+        from: SocketAddr,
+        start: Option<u64>,
+        stats: &mut Stats,
+    ) -> &mut Peer {
+        if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
+            let stalest = self
+                .peers
+                .iter()
+                .min_by_key(|(_, p)| p.last_heard)
+                .map(|(id, _)| *id);
+            if let Some(id) = stalest {
+                self.forget(id);
+                stats.dropped.sender_evicted += 1;
+            }
+        }
+        let peer = self.peers.entry(sender).or_insert_with(|| Peer {
+            anchored: false,
+            addr: from,
+            last_heard: now,
+            done: SeqWindow::default(),
+            best_effort: SeqWindow::default(),
+            next_expected: 0,
+            known_end: 0,
+            oldest_available: 0,
+            held: BTreeMap::new(),
+            held_bytes: 0,
+            missing: BTreeMap::new(),
+            stats: PeerStats {
+                sender,
+                ..PeerStats::default()
+            },
+        });
+        peer.last_heard = now;
+        peer.addr = from;
+        if let (false, Some(start)) = (peer.anchored, start) {
+            peer.anchored = true;
+            peer.next_expected = start;
+            peer.known_end = start;
+        }
+        peer
+    }
+
+    fn forget(&mut self, sender: u64) {
+        self.peers.remove(&sender);
+        self.reassembly.forget_sender(sender);
+    }
+
+    /// Handles one EVENT or FRAGMENT frame.
+    pub fn handle_data(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut Stats) {
+        if f.flags & wire::FRAME_RETRANSMIT != 0 {
+            stats.repairs_received += 1;
+        }
+        if f.fragment.is_some() {
+            stats.fragments_in += 1;
+        }
+        if f.flags & wire::FRAME_UNRELIABLE != 0 {
+            return self.handle_best_effort(now, f, stats);
+        }
+        let repair = f.flags & wire::FRAME_RETRANSMIT != 0;
+        if repair && !self.peers.get(&f.sender).is_some_and(|p| p.anchored) {
+            return; // a repair someone else asked for, from before we joined
+        }
+        let peer = self.touch(now, f.sender, f.from, Some(stream_start(f.seq)), stats);
+        if f.seq < peer.next_expected || peer.done.status(f.seq) != SeqStatus::Fresh {
+            stats.dropped.duplicate += 1;
+            peer.stats.duplicates += 1;
+            return;
+        }
+        if !repair {
+            self.sent_up_to(now, f.sender, f.seq, stats);
+        }
+        let payload = match f.fragment {
+            None => f.bytes.to_vec(),
+            Some((index, count)) => {
+                match self
+                    .reassembly
+                    .insert(now, f.sender, f.seq, index, count, f.bytes, stats)
+                {
+                    Outcome::Complete(p) => p,
+                    _ => return,
+                }
+            }
+        };
+        self.complete(f.sender, f.from, f.seq, f.flags, payload, stats);
+        self.enforce_bounds(f.sender, stats);
+    }
+
+    fn handle_best_effort(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut Stats) {
+        let peer = self.touch(now, f.sender, f.from, None, stats);
+        if peer.best_effort.status(f.seq) != SeqStatus::Fresh {
+            stats.dropped.duplicate += 1;
+            peer.stats.duplicates += 1;
+            return;
+        }
+        // Best-effort fragments share the reassembler under a key of their own space.
+        let key_seq = f.seq | (1 << 63);
+        let payload = match f.fragment {
+            None => f.bytes.to_vec(),
+            Some((index, count)) => match self
+                .reassembly
+                .insert(now, f.sender, key_seq, index, count, f.bytes, stats)
+            {
+                Outcome::Complete(p) => p,
+                _ => return,
+            },
+        };
+        let Ok(view) = PayloadView::parse(&payload) else {
+            stats.dropped.malformed += 1;
+            return;
+        };
+        if let Some(peer) = self.peers.get_mut(&f.sender) {
+            peer.best_effort.mark(f.seq);
+        }
+        self.push_delivery(
+            Delivery {
+                sender: f.sender,
+                from: f.from,
+                seq: f.seq,
+                payload: Bytes::from(payload),
+                view,
+            },
+            stats,
+        );
+    }
+
+    /// Everything below `end` was sent: what is not done there is missing from now on, and
+    /// what falls more than [`WINDOW`] behind `end` is given up on.
+    ///
+    /// Invariant: every sequence in `next_expected..known_end` is done, held, or missing.
+    fn sent_up_to(&mut self, now: Instant, sender: u64, end: u64, stats: &mut Stats) {
+        let first_nack = now + self.random_nack_delay();
+        let floor = end.saturating_sub(WINDOW - 1);
+        self.skip_below(sender, floor, stats);
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        if end <= peer.known_end {
+            return;
+        }
+        let mut scheduled = false;
+        for seq in peer.known_end.max(peer.next_expected)..end {
+            if peer.done.status(seq) == SeqStatus::Fresh {
+                peer.missing.insert(
+                    seq,
+                    Missing {
+                        next_at: first_nack,
+                        tries: 0,
+                    },
+                );
+                stats.gaps_detected += 1;
+                scheduled = true;
+            }
+        }
+        peer.known_end = end;
+        if scheduled {
+            self.nack_due = Some(self.nack_due.map_or(first_nack, |d| d.min(first_nack)));
+        }
+    }
+
+    /// Moves `next_expected` up to `floor`: held events below it are delivered, and every
+    /// other sequence below it that is not done is reported lost.
+    fn skip_below(&mut self, sender: u64, floor: u64, stats: &mut Stats) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        if peer.next_expected >= floor {
+            return;
+        }
+        let first = peer.next_expected;
+        let kept = peer.held.split_off(&floor);
+        let below = std::mem::replace(&mut peer.held, kept);
+        let kept = peer.missing.split_off(&floor);
+        let lost_tracked: Vec<u64> = std::mem::replace(&mut peer.missing, kept)
+            .into_keys()
+            .collect();
+        let untracked = peer.known_end.clamp(first, floor)..floor;
+        peer.next_expected = floor;
+        peer.known_end = peer.known_end.max(floor);
+        peer.held_bytes -= below.values().map(|d| d.payload.len()).sum::<usize>();
+        for d in below.into_values() {
+            self.push_delivery(d, stats);
+        }
+        for seq in lost_tracked {
+            self.report_lost(sender, seq, seq, stats);
+        }
+        if !untracked.is_empty() {
+            self.report_lost(sender, untracked.start, untracked.end - 1, stats);
+        }
+        self.advance(sender, stats);
+    }
+
+    fn random_nack_delay(&mut self) -> Duration {
+        let max = self.config.nack_delay_max.as_micros() as u64;
+        Duration::from_micros(if max == 0 {
+            0
+        } else {
+            self.rng.random_range(0..=max)
+        })
+    }
+
+    /// A reliable event is whole: deliver it, or hold it until the events before it are in.
+    fn complete(
+        &mut self,
+        sender: u64,
+        from: SocketAddr,
+        seq: u64,
+        flags: u8,
+        payload: Vec<u8>,
+        stats: &mut Stats,
+    ) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let view = match PayloadView::parse(&payload) {
+            Ok(v) => v,
+            Err(_) => {
+                // Take it as lost rather than wait forever for a sequence that is garbage.
+                stats.dropped.malformed += 1;
+                peer.done.mark(seq);
+                peer.missing.remove(&seq);
+                self.advance(sender, stats);
+                return;
+            }
+        };
+        peer.done.mark(seq);
+        if peer.missing.remove(&seq).is_some() {
+            stats.gaps_recovered += 1;
+            peer.stats.gaps_recovered += 1;
+        }
+        let delivery = Delivery {
+            sender,
+            from,
+            seq,
+            payload: Bytes::from(payload),
+            view,
+        };
+        if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
+            self.push_delivery(delivery, stats);
+        } else {
+            peer.held_bytes += delivery.payload.len();
+            peer.held.insert(seq, delivery);
+        }
+        self.advance(sender, stats);
+    }
+
+    /// Moves `next_expected` over done sequences, delivering held events in order.
+    fn advance(&mut self, sender: u64, stats: &mut Stats) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let mut ready = Vec::new();
+        loop {
+            let seq = peer.next_expected;
+            if let Some(d) = peer.held.remove(&seq) {
+                peer.held_bytes -= d.payload.len();
+                ready.push(d);
+            } else if peer.done.status(seq) == SeqStatus::Fresh {
+                break;
+            }
+            peer.next_expected += 1;
+        }
+        for d in ready {
+            self.push_delivery(d, stats);
+        }
+    }
+
+    fn push_delivery(&mut self, d: Delivery, stats: &mut Stats) {
+        if self.deliveries.len() >= self.config.max_delivery_queue {
+            stats.dropped.delivery_queue_full += 1;
+            return;
+        }
+        if let Some(peer) = self.peers.get_mut(&d.sender) {
+            peer.stats.events += 1;
+        }
+        stats.events_in += 1;
+        self.deliveries.push_back(d);
+    }
+
+    /// Keeps a sender's held events within `max_held_bytes`: while over, the oldest gap
+    /// is given up on and reported.
+    fn enforce_bounds(&mut self, sender: u64, stats: &mut Stats) {
+        while let Some(peer) = self.peers.get(&sender) {
+            if peer.held_bytes <= self.config.max_held_bytes || peer.held.is_empty() {
+                return;
+            }
+            stats.held_overflow += 1;
+            let seq = peer.next_expected;
+            self.declare_lost(sender, seq, stats);
+        }
+    }
+
+    /// Gives up on `seq`: reports it, and lets the events after it through.
+    fn declare_lost(&mut self, sender: u64, seq: u64, stats: &mut Stats) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        peer.missing.remove(&seq);
+        peer.done.mark(seq);
+        self.report_lost(sender, seq, seq, stats);
+        self.advance(sender, stats);
+    }
+
+    fn report_lost(&mut self, sender: u64, first: u64, last: u64, stats: &mut Stats) {
+        let count = last - first + 1;
+        stats.events_lost += count;
+        if let Some(peer) = self.peers.get_mut(&sender) {
+            peer.stats.events_lost += count;
+        }
+        for seq in first..=last.min(first + 64) {
+            self.reassembly.forget(sender, seq);
+        }
+        match self.losses.back_mut() {
+            Some(l) if l.sender == sender && l.last + 1 == first => l.last = last,
+            _ => self.losses.push_back(Loss {
+                sender,
+                first,
+                last,
+            }),
+        }
+    }
+
+    /// Handles a heartbeat: what the sender has sent, and what it can still repair.
+    pub fn handle_heartbeat(
+        &mut self,
+        now: Instant,
+        sender: u64,
+        from: SocketAddr,
+        next_seq: u64,
+        oldest: u64,
+        stats: &mut Stats,
+    ) {
+        stats.heartbeats_received += 1;
+        let peer = self.touch(now, sender, from, Some(stream_start(next_seq)), stats);
+        peer.oldest_available = peer.oldest_available.max(oldest.min(next_seq));
+        self.sent_up_to(now, sender, next_seq, stats);
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let gone: Vec<u64> = peer.missing.range(..oldest).map(|(s, _)| *s).collect();
+        for seq in gone {
+            self.declare_lost(sender, seq, stats);
+        }
+    }
+
+    /// Another receiver asked `target` for these: hold back our own request for them.
+    pub fn handle_foreign_nack(
+        &mut self,
+        now: Instant,
+        target: u64,
+        entries: impl Iterator<Item = NackEntry>,
+        stats: &mut Stats,
+    ) {
+        let Some(peer) = self.peers.get_mut(&target) else {
+            return;
+        };
+        let later = now + self.config.nack_retry;
+        for e in entries {
+            if let Some(m) = peer.missing.get_mut(&e.seq) {
+                if m.next_at < later {
+                    m.next_at = later;
+                    stats.nacks_suppressed += 1;
+                }
+            }
+        }
+    }
+
+    /// NACKs that are due, by sender; missing events asked for too often are reported lost.
+    pub fn due_nacks(&mut self, now: Instant, stats: &mut Stats) -> Vec<(u64, Vec<NackEntry>)> {
+        if self.nack_due.is_none_or(|d| d > now) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut give_up = Vec::new();
+        let mut next_due: Option<Instant> = None;
+        let retry = self.config.nack_retry;
+        for (&sender, peer) in &mut self.peers {
+            let mut entries = Vec::new();
+            for (&seq, m) in peer.missing.iter_mut() {
+                if m.next_at > now {
+                    next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+                    continue;
+                }
+                if m.tries >= self.config.nack_max_tries || seq < peer.oldest_available {
+                    give_up.push((sender, seq));
+                    continue;
+                }
+                m.tries += 1;
+                m.next_at = now + retry;
+                next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+                match self.reassembly.missing_fragments(sender, seq) {
+                    Some(ranges) => {
+                        entries.extend(ranges.into_iter().map(|(first, end)| NackEntry {
+                            seq,
+                            first,
+                            end,
+                        }))
+                    }
+                    None => entries.push(NackEntry {
+                        seq,
+                        first: 0,
+                        end: NACK_WHOLE,
+                    }),
+                }
+            }
+            if !entries.is_empty() {
+                peer.stats.nacks_sent += 1;
+                out.push((sender, entries));
+            }
+        }
+        self.nack_due = next_due;
+        for (sender, seq) in give_up {
+            self.declare_lost(sender, seq, stats);
+        }
+        out
+    }
+
+    /// Discards incomplete events past `message_ttl` and forgets silent senders.
+    pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
+        self.reassembly.expire(now, stats);
+        let timeout = self.config.peer_timeout;
+        let silent: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_heard) >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in silent {
+            self.forget(id);
+        }
+    }
+
+    /// When the receiving half next needs the clock.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peer_expiry = self
+            .peers
+            .values()
+            .map(|p| p.last_heard + self.config.peer_timeout)
+            .min();
+        [self.nack_due, self.reassembly.next_deadline(), peer_expiry]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event to hand to the application.
+    pub fn poll_event(&mut self) -> Option<Delivery> {
+        self.deliveries.pop_front()
+    }
+
+    /// The next loss report.
+    pub fn poll_loss(&mut self) -> Option<Loss> {
+        self.losses.pop_front()
+    }
+
+    /// Gauges and the per-sender table for the stats snapshot.
+    pub fn refresh_gauges(&self, stats: &mut Stats) {
+        stats.reassembly_in_flight = self.reassembly.in_flight() as u64;
+        stats.reassembly_bytes = self.reassembly.bytes() as u64;
+        stats.peers = self.peers.len() as u64;
+        stats.held_events = self.peers.values().map(|p| p.held.len() as u64).sum();
+        stats.missing_events = self.peers.values().map(|p| p.missing.len() as u64).sum();
+    }
+
+    /// The per-sender table, `now` giving the age of each sender's last datagram.
+    pub fn peer_stats(&self, now: Instant) -> Vec<PeerStats> {
+        let mut list: Vec<PeerStats> = self
+            .peers
+            .values()
+            .map(|p| PeerStats {
+                addr: Some(p.addr),
+                last_heard_ms: now.saturating_duration_since(p.last_heard).as_millis() as u64,
+                next_expected: p.next_expected,
+                ..p.stats.clone()
+            })
+            .collect();
+        list.sort_by_key(|p| p.sender);
+        list
+    }
+}

@@ -1,0 +1,461 @@
+//! The sending half of the core: sequence numbers, packing, segmentation, the retransmit
+//! buffer that answers NACKs, heartbeats, and pacing.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::stats::Stats;
+use super::wire::{self, Datagram, FrameRepr, NACK_WHOLE, NackEntry};
+
+/// How an event is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryMode {
+    /// Repaired if lost, delivered in the sender's order (the default).
+    #[default]
+    Reliable,
+    /// Repaired if lost, delivered as soon as it is complete.
+    Unordered,
+    /// Never repaired, delivered as soon as it is complete.
+    BestEffort,
+}
+
+impl DeliveryMode {
+    fn frame_flags(self) -> u8 {
+        match self {
+            DeliveryMode::Reliable => 0,
+            DeliveryMode::Unordered => wire::FRAME_UNORDERED,
+            DeliveryMode::BestEffort => wire::FRAME_UNRELIABLE | wire::FRAME_UNORDERED,
+        }
+    }
+}
+
+/// Settings of the sending half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// Largest datagram.
+    pub max_payload_size: usize,
+    /// Events kept for repair, at most.
+    pub retransmit_max_events: usize,
+    /// Bytes kept for repair, at most.
+    pub retransmit_max_bytes: usize,
+    /// An event is kept at least this long, even when the buffer is full: `emit` waits instead.
+    pub retransmit_min_hold: Duration,
+    /// An event is kept at most this long.
+    pub retransmit_max_age: Duration,
+    /// First heartbeat this long after the last data; the gap doubles up to `heartbeat_max`.
+    pub heartbeat_min: Duration,
+    /// Longest gap between heartbeats.
+    pub heartbeat_max: Duration,
+    /// The same item is repaired at most once in this time, however many NACKs ask for it.
+    pub repair_holdoff: Duration,
+    /// Sending rate limit in bytes per second; `None` sends as fast as the socket takes.
+    pub pace_bytes_per_sec: Option<u64>,
+    /// Bytes of datagrams waiting to be sent before `can_send` says no.
+    pub max_tx_queue_bytes: usize,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            max_payload_size: 1024,
+            retransmit_max_events: 1 << 20,
+            retransmit_max_bytes: 64 << 20,
+            retransmit_min_hold: Duration::from_millis(500),
+            retransmit_max_age: Duration::from_secs(10),
+            heartbeat_min: Duration::from_millis(5),
+            heartbeat_max: Duration::from_secs(1),
+            repair_holdoff: Duration::from_millis(5),
+            pace_bytes_per_sec: None,
+            max_tx_queue_bytes: 4 << 20,
+        }
+    }
+}
+
+struct Sent {
+    seq: u64,
+    flags: u8,
+    payload: Bytes,
+    sent_at: Instant,
+    /// When each fragment (or [`NACK_WHOLE`]) was last repaired.
+    repaired: HashMap<u32, Instant>,
+}
+
+/// A queue of datagrams built by appending frames, packing them while there is room.
+#[derive(Default)]
+struct DatagramQueue {
+    queue: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+impl DatagramQueue {
+    fn push(&mut self, id: u64, max: usize, frame: FrameRepr<'_>) {
+        let len = frame.buffer_len();
+        match self.queue.back_mut() {
+            Some(last) if last.len() + len <= max => frame.emit(last),
+            _ => {
+                let mut d = Vec::with_capacity(max.min(wire::HEADER_LEN + len));
+                Datagram::emit_header(&mut d, id);
+                frame.emit(&mut d);
+                self.bytes += wire::HEADER_LEN;
+                self.queue.push_back(d);
+            }
+        }
+        self.bytes += len;
+    }
+
+    fn front_len(&self) -> Option<usize> {
+        self.queue.front().map(Vec::len)
+    }
+
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let d = self.queue.pop_front()?;
+        self.bytes -= d.len();
+        Some(d)
+    }
+}
+
+/// The sending half of an [`super::Endpoint`].
+pub struct Outgoing {
+    config: SenderConfig,
+    id: u64,
+    next_seq: u64,
+    next_best_effort_seq: u64,
+    retransmit: VecDeque<Sent>,
+    retransmit_bytes: usize,
+    data: DatagramQueue,
+    control: DatagramQueue,
+    heartbeat_at: Option<Instant>,
+    heartbeat_gap: Duration,
+    last_gone_heartbeat: Option<Instant>,
+    tokens: f64,
+    tokens_at: Option<Instant>,
+    blocked: bool,
+}
+
+/// Why an event cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The payload is larger than `max_event_size`.
+    TooLarge {
+        /// Payload size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl Outgoing {
+    /// The sending half for sender `id`.
+    pub fn new(config: SenderConfig, id: u64) -> Self {
+        let burst = Self::burst(&config);
+        Outgoing {
+            heartbeat_gap: config.heartbeat_min,
+            config,
+            id,
+            next_seq: 0,
+            next_best_effort_seq: 0,
+            retransmit: VecDeque::new(),
+            retransmit_bytes: 0,
+            data: DatagramQueue::default(),
+            control: DatagramQueue::default(),
+            heartbeat_at: None,
+            last_gone_heartbeat: None,
+            tokens: burst,
+            tokens_at: None,
+            blocked: false,
+        }
+    }
+
+    fn burst(config: &SenderConfig) -> f64 {
+        (64 * 1024).max(2 * config.max_payload_size) as f64
+    }
+
+    /// The oldest sequence still held for repair (`next_seq` when none is).
+    pub fn oldest_available(&self) -> u64 {
+        self.retransmit.front().map_or(self.next_seq, |s| s.seq)
+    }
+
+    /// Queues an event; see [`super::Endpoint::send`].
+    pub fn send(
+        &mut self,
+        now: Instant,
+        payload: Bytes,
+        mode: DeliveryMode,
+        stats: &mut Stats,
+    ) -> u64 {
+        let flags = mode.frame_flags();
+        let seq = if mode == DeliveryMode::BestEffort {
+            self.next_best_effort_seq += 1;
+            self.next_best_effort_seq - 1
+        } else {
+            self.next_seq += 1;
+            self.next_seq - 1
+        };
+        let fragments = self.push_event(&Self::split(&self.config, &payload), seq, flags, false);
+        stats.fragments_out += fragments;
+        stats.events_out += 1;
+        if mode != DeliveryMode::BestEffort {
+            self.retransmit_bytes += payload.len();
+            self.retransmit.push_back(Sent {
+                seq,
+                flags,
+                payload,
+                sent_at: now,
+                repaired: HashMap::new(),
+            });
+            // After a pause the heartbeats start again at their fastest; while sending goes
+            // on they keep their schedule, so receivers hear of the latest event in time.
+            let soon = now + self.config.heartbeat_min;
+            if self.heartbeat_at.is_none_or(|t| t > soon) {
+                self.heartbeat_gap = self.config.heartbeat_min;
+                self.heartbeat_at = Some(soon);
+            }
+        }
+        seq
+    }
+
+    /// The payload as one frame's worth, or as fragments of the chunk size every repair reuses.
+    fn split<'p>(config: &SenderConfig, payload: &'p [u8]) -> Vec<&'p [u8]> {
+        if wire::HEADER_LEN + wire::EVENT_OVERHEAD + payload.len() <= config.max_payload_size {
+            vec![payload]
+        } else {
+            payload
+                .chunks(config.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD)
+                .collect()
+        }
+    }
+
+    /// Pushes the frames of an event, to the repair queue when `repair`, and returns how many
+    /// fragments it took (0 for a whole-event frame).
+    fn push_event(&mut self, parts: &[&[u8]], seq: u64, flags: u8, repair: bool) -> u64 {
+        let max = self.config.max_payload_size;
+        let flags = if repair {
+            flags | wire::FRAME_RETRANSMIT
+        } else {
+            flags
+        };
+        let queue = if repair {
+            &mut self.control
+        } else {
+            &mut self.data
+        };
+        if let [payload] = parts {
+            queue.push(
+                self.id,
+                max,
+                FrameRepr::Event {
+                    flags,
+                    seq,
+                    payload,
+                },
+            );
+            return 0;
+        }
+        let count = parts.len() as u32;
+        for (index, data) in parts.iter().enumerate() {
+            queue.push(
+                self.id,
+                max,
+                FrameRepr::Fragment {
+                    flags,
+                    seq,
+                    index: index as u32,
+                    count,
+                    data,
+                },
+            );
+        }
+        u64::from(count)
+    }
+
+    /// Answers a NACK addressed to this sender: queues the repairs it can make, at most once
+    /// per item per `repair_holdoff`, and a heartbeat when something asked for is gone.
+    pub fn handle_nack(
+        &mut self,
+        now: Instant,
+        entries: impl Iterator<Item = NackEntry>,
+        stats: &mut Stats,
+    ) {
+        stats.nacks_received += 1;
+        for entry in entries {
+            if entry.seq >= self.next_seq {
+                continue; // never sent: a confused or hostile peer
+            }
+            let oldest = self.oldest_available();
+            if entry.seq < oldest {
+                stats.repairs_unavailable += 1;
+                let due = self
+                    .last_gone_heartbeat
+                    .is_none_or(|t| now >= t + self.config.repair_holdoff);
+                if due {
+                    self.last_gone_heartbeat = Some(now);
+                    self.push_heartbeat();
+                }
+                continue;
+            }
+            let index = (entry.seq - oldest) as usize;
+            let (sent_seq, flags, payload) = {
+                let sent = &mut self.retransmit[index];
+                (sent.seq, sent.flags, sent.payload.clone())
+            };
+            let parts = Self::split(&self.config, &payload);
+            let (first, end) = if parts.len() == 1 || entry.end == NACK_WHOLE {
+                (0, parts.len() as u32)
+            } else {
+                (entry.first, entry.end.min(parts.len() as u32))
+            };
+            let holdoff = self.config.repair_holdoff;
+            let mut wanted = Vec::new();
+            {
+                let sent = &mut self.retransmit[index];
+                for i in first..end {
+                    let key = if parts.len() == 1 { NACK_WHOLE } else { i };
+                    if sent.repaired.get(&key).is_some_and(|t| now < *t + holdoff) {
+                        stats.repairs_held_off += 1;
+                        continue;
+                    }
+                    sent.repaired.insert(key, now);
+                    wanted.push(i);
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            if parts.len() == 1 {
+                self.push_event(&parts, sent_seq, flags, true);
+                stats.repairs_sent += 1;
+            } else {
+                let max = self.config.max_payload_size;
+                let count = parts.len() as u32;
+                for i in wanted {
+                    let frame = FrameRepr::Fragment {
+                        flags: flags | wire::FRAME_RETRANSMIT,
+                        seq: sent_seq,
+                        index: i,
+                        count,
+                        data: parts[i as usize],
+                    };
+                    self.control.push(self.id, max, frame);
+                    stats.repairs_sent += 1;
+                }
+            }
+        }
+    }
+
+    fn push_heartbeat(&mut self) {
+        let frame = FrameRepr::Heartbeat {
+            next_seq: self.next_seq,
+            oldest: self.oldest_available(),
+        };
+        self.control
+            .push(self.id, self.config.max_payload_size, frame);
+    }
+
+    /// Queues a control frame (a NACK of the receiving half).
+    pub fn push_control(&mut self, frame: FrameRepr<'_>) {
+        self.control
+            .push(self.id, self.config.max_payload_size, frame);
+    }
+
+    /// False while the send queue or the retransmit buffer is full; `emit` waits then.
+    pub fn can_send(&mut self, now: Instant, stats: &mut Stats) -> bool {
+        self.evict(now);
+        let full = self.is_full();
+        if full && !self.blocked {
+            stats.backpressure_waits += 1;
+        }
+        self.blocked = full;
+        !full
+    }
+
+    fn is_full(&self) -> bool {
+        self.data.bytes >= self.config.max_tx_queue_bytes
+            || self.retransmit.len() >= self.config.retransmit_max_events
+            || self.retransmit_bytes >= self.config.retransmit_max_bytes
+    }
+
+    /// Drops repair copies that are too old, or over the bounds and held long enough.
+    fn evict(&mut self, now: Instant) {
+        while let Some(front) = self.retransmit.front() {
+            let age = now.saturating_duration_since(front.sent_at);
+            let over = self.retransmit.len() >= self.config.retransmit_max_events
+                || self.retransmit_bytes >= self.config.retransmit_max_bytes;
+            if age >= self.config.retransmit_max_age
+                || (over && age >= self.config.retransmit_min_hold)
+            {
+                self.retransmit_bytes -= front.payload.len();
+                self.retransmit.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Whether datagrams are queued.
+    pub fn has_pending(&self) -> bool {
+        self.control.front_len().is_some() || self.data.front_len().is_some()
+    }
+
+    /// The next datagram, repairs and control first; `None` when empty or pacing says wait.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let len = self.control.front_len().or_else(|| self.data.front_len())?;
+        if let Some(rate) = self.config.pace_bytes_per_sec {
+            let burst = Self::burst(&self.config);
+            let elapsed = self
+                .tokens_at
+                .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+            self.tokens = (self.tokens + elapsed * rate as f64).min(burst);
+            self.tokens_at = Some(now);
+            if self.tokens < len as f64 {
+                return None;
+            }
+            self.tokens -= len as f64;
+        }
+        if self.control.front_len().is_some() {
+            self.control.pop()
+        } else {
+            self.data.pop()
+        }
+    }
+
+    /// When the sender next needs the clock: a heartbeat, pacing, or an eviction that frees
+    /// a blocked `emit`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.heartbeat_at;
+        if let (Some(rate), Some(at)) = (self.config.pace_bytes_per_sec, self.tokens_at) {
+            if let Some(len) = self.control.front_len().or_else(|| self.data.front_len()) {
+                let missing = (len as f64 - self.tokens).max(0.0);
+                let ready = at + Duration::from_secs_f64(missing / rate as f64);
+                t = Some(t.map_or(ready, |x| x.min(ready)));
+            }
+        }
+        if self.blocked {
+            if let Some(front) = self.retransmit.front() {
+                let freed = front.sent_at + self.config.retransmit_min_hold;
+                t = Some(t.map_or(freed, |x| x.min(freed)));
+            }
+        }
+        t
+    }
+
+    /// Runs due timers: sends a heartbeat when one is due.
+    pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
+        if self.heartbeat_at.is_some_and(|t| t <= now) {
+            self.push_heartbeat();
+            stats.heartbeats_sent += 1;
+            self.heartbeat_gap = (self.heartbeat_gap * 2).min(self.config.heartbeat_max);
+            self.heartbeat_at = Some(now + self.heartbeat_gap);
+        }
+        self.evict(now);
+        self.blocked &= self.is_full();
+    }
+
+    /// Gauges for the stats snapshot.
+    pub fn refresh_gauges(&self, stats: &mut Stats) {
+        stats.retransmit_events = self.retransmit.len() as u64;
+        stats.retransmit_bytes = self.retransmit_bytes as u64;
+    }
+}
