@@ -66,10 +66,7 @@ impl Eventcast {
             .enable_all()
             .build()
             .map_err(Error::io("starting the background runtime"))?;
-        Ok(Eventcast {
-            inner,
-            runtime: Arc::new(runtime),
-        })
+        Ok(Eventcast { inner, runtime: Arc::new(runtime) })
     }
 
     /// The async handle of the same instance.
@@ -93,20 +90,12 @@ impl Eventcast {
     }
 
     /// See [`crate::Eventcast::on`].
-    pub fn on<F: Fn(&Event) + Send + Sync + 'static>(
-        &self,
-        event: &str,
-        listener: F,
-    ) -> Result<ListenerId> {
+    pub fn on<F: Fn(&Event) + Send + Sync + 'static>(&self, event: &str, listener: F) -> Result<ListenerId> {
         self.inner.on(event, listener)
     }
 
     /// See [`crate::Eventcast::once`].
-    pub fn once<F: Fn(&Event) + Send + Sync + 'static>(
-        &self,
-        event: &str,
-        listener: F,
-    ) -> Result<ListenerId> {
+    pub fn once<F: Fn(&Event) + Send + Sync + 'static>(&self, event: &str, listener: F) -> Result<ListenerId> {
         self.inner.once(event, listener)
     }
 

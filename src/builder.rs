@@ -97,6 +97,35 @@ impl Builder {
         self
     }
 
+    /// How events are delivered unless `emit_with` says otherwise (default reliable and
+    /// ordered).
+    pub fn delivery(mut self, mode: crate::DeliveryMode) -> Self {
+        self.options.delivery = mode;
+        self
+    }
+
+    /// Limits sending to this many bytes per second, repairs included (default: no limit).
+    pub fn pace_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.options.pace_rate = Some(bytes_per_sec);
+        self
+    }
+
+    /// Bounds the retransmit buffer: at most `events` events and `bytes` bytes are kept for
+    /// repair (defaults 1,048,576 and 64 MiB).
+    pub fn retransmit_buffer(mut self, events: usize, bytes: usize) -> Self {
+        self.options.retransmit_max_events = events;
+        self.options.retransmit_max_bytes = bytes;
+        self
+    }
+
+    /// How long events are kept for repair: at least `min_hold` even when the buffer is full
+    /// (`emit` waits instead), at most `max_age` (defaults 500 ms and 10 s).
+    pub fn repair_window(mut self, min_hold: Duration, max_age: Duration) -> Self {
+        self.options.retransmit_min_hold = min_hold;
+        self.options.retransmit_max_age = max_age;
+        self
+    }
+
     /// Whether this instance logs (default true; `tracing`, target `eventcast`).
     pub fn log(mut self, enabled: bool) -> Self {
         self.options.log = enabled;
@@ -118,18 +147,10 @@ impl Builder {
     /// Validates the options and makes the instance (not started yet).
     pub fn build(self) -> Result<Eventcast> {
         if let Some(group) = self.bad_group {
-            return Err(Error::invalid(
-                "group",
-                group,
-                "an IP address such as 239.255.0.99 or ff12::ec:99",
-            ));
+            return Err(Error::invalid("group", group, "an IP address such as 239.255.0.99 or ff12::ec:99"));
         }
         if let Some(address) = self.bad_address {
-            return Err(Error::invalid(
-                "address",
-                address,
-                "an IP address of this host, such as 0.0.0.0",
-            ));
+            return Err(Error::invalid("address", address, "an IP address of this host, such as 0.0.0.0"));
         }
         Eventcast::with_options(self.options)
     }

@@ -87,16 +87,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn invalid(
-        option: &'static str,
-        value: impl ToString,
-        allowed: impl Into<String>,
-    ) -> Self {
-        Error::InvalidOption {
-            option,
-            value: value.to_string(),
-            allowed: allowed.into(),
-        }
+    pub(crate) fn invalid(option: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+        Error::InvalidOption { option, value: value.to_string(), allowed: allowed.into() }
     }
 
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> Self {

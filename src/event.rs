@@ -59,11 +59,7 @@ impl Loss {
 
 impl From<crate::proto::Loss> for Loss {
     fn from(l: crate::proto::Loss) -> Self {
-        Loss {
-            sender: SenderId(l.sender),
-            first: l.first,
-            last: l.last,
-        }
+        Loss { sender: SenderId(l.sender), first: l.first, last: l.last }
     }
 }
 
@@ -99,20 +95,8 @@ impl fmt::Debug for Event {
 }
 
 impl Event {
-    pub(crate) fn new(
-        payload: Bytes,
-        view: PayloadView,
-        sender: SenderId,
-        from: Option<SocketAddr>,
-        seq: u64,
-    ) -> Self {
-        Event {
-            payload,
-            view,
-            sender,
-            from,
-            seq,
-        }
+    pub(crate) fn new(payload: Bytes, view: PayloadView, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Self {
+        Event { payload, view, sender, from, seq }
     }
 
     /// An event that did not come from the network (`sender` 0, no source address): what
@@ -122,16 +106,9 @@ impl Event {
         Self::from_payload(bytes, SenderId(0), None, 0)
     }
 
-    pub(crate) fn from_payload(
-        bytes: Vec<u8>,
-        sender: SenderId,
-        from: Option<SocketAddr>,
-        seq: u64,
-    ) -> Result<Self> {
+    pub(crate) fn from_payload(bytes: Vec<u8>, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Result<Self> {
         let view = PayloadView::parse(&bytes).map_err(|_| {
-            Error::Encode(Box::new(bson::error::Error::from(std::io::Error::other(
-                "encoded event does not parse",
-            ))))
+            Error::Encode(Box::new(bson::error::Error::from(std::io::Error::other("encoded event does not parse"))))
         })?;
         Ok(Event::new(Bytes::from(bytes), view, sender, from, seq))
     }
@@ -159,14 +136,12 @@ impl Event {
 
     /// The arguments as the raw BSON document (keys `"0"`, `"1"`, …), without decoding.
     pub fn raw_args(&self) -> Result<&RawDocument> {
-        RawDocument::from_bytes(self.view.args(&self.payload))
-            .map_err(|e| self.decode_error::<Vec<Bson>>(e))
+        RawDocument::from_bytes(self.view.args(&self.payload)).map_err(|e| self.decode_error::<Vec<Bson>>(e))
     }
 
     /// The arguments as BSON values, in order.
     pub fn args_bson(&self) -> Result<Vec<Bson>> {
-        let doc =
-            Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
+        let doc = Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
         Ok(doc.into_iter().map(|(_, v)| v).collect())
     }
 
@@ -179,11 +154,7 @@ impl Event {
 
     /// Argument `index` as a Rust type.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
-        let value = self
-            .args_bson()?
-            .into_iter()
-            .nth(index)
-            .unwrap_or(Bson::Undefined);
+        let value = self.args_bson()?.into_iter().nth(index).unwrap_or(Bson::Undefined);
         bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
     }
 
@@ -193,11 +164,7 @@ impl Event {
     }
 
     fn decode_error<T>(&self, source: bson::error::Error) -> Error {
-        Error::Decode {
-            event: self.name().to_owned(),
-            ty: std::any::type_name::<T>(),
-            source: Box::new(source),
-        }
+        Error::Decode { event: self.name().to_owned(), ty: std::any::type_name::<T>(), source: Box::new(source) }
     }
 }
 
@@ -220,8 +187,7 @@ pub(crate) fn encode_event_bson(name: &str, args: Vec<Bson>) -> Result<Vec<u8>> 
         doc.insert(i.to_string(), value);
     }
     let mut encoded = Vec::new();
-    doc.to_writer(&mut encoded)
-        .map_err(|e| Error::Encode(Box::new(e)))?;
+    doc.to_writer(&mut encoded).map_err(|e| Error::Encode(Box::new(e)))?;
     let mut out = Vec::with_capacity(encoded.len() + name.len() + 2);
     payload::encode(name, &encoded, &mut out).map_err(|_| invalid_name(name))?;
     Ok(out)
@@ -232,18 +198,15 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 fn invalid_name(name: &str) -> Error {
-    Error::InvalidName {
-        name: name.chars().take(64).collect(),
-        len: name.len(),
-    }
+    Error::InvalidName { name: name.chars().take(64).collect(), len: name.len() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bson::{
-        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc,
-        oid::ObjectId, spec::BinarySubtype,
+        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId,
+        spec::BinarySubtype,
     };
 
     /// One value of every BSON type.
@@ -253,33 +216,18 @@ mod tests {
             Bson::String("héllo".into()),
             Bson::Document(doc! { "a": 1, "nested": { "b": [1, 2] } }),
             Bson::Array(vec![Bson::Int32(1), Bson::String("two".into())]),
-            Bson::Binary(Binary {
-                subtype: BinarySubtype::Generic,
-                bytes: vec![0, 1, 255],
-            }),
-            Bson::Binary(Binary {
-                subtype: BinarySubtype::UserDefined(0x80),
-                bytes: vec![9],
-            }),
+            Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 1, 255] }),
+            Bson::Binary(Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![9] }),
             Bson::Undefined,
             Bson::ObjectId(ObjectId::from_bytes([7; 12])),
             Bson::Boolean(true),
             Bson::DateTime(DateTime::from_millis(1_700_000_000_123)),
             Bson::Null,
-            Bson::RegularExpression(Regex {
-                pattern: "^a.*b$".try_into().unwrap(),
-                options: "im".try_into().unwrap(),
-            }),
+            Bson::RegularExpression(Regex { pattern: "^a.*b$".try_into().unwrap(), options: "im".try_into().unwrap() }),
             Bson::JavaScriptCode("f()".into()),
-            Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope {
-                code: "g(x)".into(),
-                scope: doc! { "x": 1 },
-            }),
+            Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g(x)".into(), scope: doc! { "x": 1 } }),
             Bson::Int32(-7),
-            Bson::Timestamp(Timestamp {
-                time: 5,
-                increment: 6,
-            }),
+            Bson::Timestamp(Timestamp { time: 5, increment: 6 }),
             Bson::Int64(1 << 40),
             Bson::Decimal128(Decimal128::from_bytes([3; 16])),
             Bson::MaxKey,
@@ -291,13 +239,7 @@ mod tests {
     #[test]
     fn every_bson_type_roundtrips() {
         let values = every_bson_type();
-        let ev = Event::from_payload(
-            encode_event_bson("all", values.clone()).unwrap(),
-            SenderId(1),
-            None,
-            0,
-        )
-        .unwrap();
+        let ev = Event::from_payload(encode_event_bson("all", values.clone()).unwrap(), SenderId(1), None, 0).unwrap();
         assert_eq!(ev.args_bson().unwrap(), values);
         // and through the serde path
         let ev = Event::local("all", &values).unwrap();
@@ -307,26 +249,14 @@ mod tests {
     #[test]
     fn argument_list_shapes() {
         assert_eq!(Event::local("e", &()).unwrap().args_bson().unwrap(), vec![]);
-        assert_eq!(
-            Event::local("e", "one").unwrap().args_bson().unwrap(),
-            vec![Bson::String("one".into())]
-        );
-        assert_eq!(
-            Event::local("e", &(vec![1, 2],))
-                .unwrap()
-                .arg::<Vec<i32>>(0)
-                .unwrap(),
-            vec![1, 2]
-        );
+        assert_eq!(Event::local("e", "one").unwrap().args_bson().unwrap(), vec![Bson::String("one".into())]);
+        assert_eq!(Event::local("e", &(vec![1, 2],)).unwrap().arg::<Vec<i32>>(0).unwrap(), vec![1, 2]);
         #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
         struct Reading {
             room: String,
             celsius: f64,
         }
-        let r = Reading {
-            room: "lab".into(),
-            celsius: 4.0,
-        };
+        let r = Reading { room: "lab".into(), celsius: 4.0 };
         let ev = Event::local("e", &(&r, 3u8)).unwrap();
         let (back, n): (Reading, u8) = ev.args().unwrap();
         assert_eq!((back, n), (r, 3));
@@ -341,13 +271,7 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        assert!(matches!(
-            Event::local("", &()),
-            Err(Error::InvalidName { len: 0, .. })
-        ));
-        assert!(matches!(
-            Event::local(&"n".repeat(1025), &()),
-            Err(Error::InvalidName { len: 1025, .. })
-        ));
+        assert!(matches!(Event::local("", &()), Err(Error::InvalidName { len: 0, .. })));
+        assert!(matches!(Event::local(&"n".repeat(1025), &()), Err(Error::InvalidName { len: 1025, .. })));
     }
 }

@@ -33,7 +33,8 @@ pub enum State {
 }
 
 struct Running {
-    commands: mpsc::Sender<task::Command>,
+    commands: mpsc::Sender<task::Emit>,
+    control: mpsc::UnboundedSender<task::Control>,
     task: JoinHandle<()>,
     sender: SenderId,
     local: SocketAddr,
@@ -109,30 +110,23 @@ impl Eventcast {
         }
         let config = &self.inner.config;
         let socket = socket::open(config)?;
-        let local = socket
-            .local_addr()
-            .map_err(Error::io("reading the socket's address"))?;
+        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
         let sender = SenderId(rand::random::<u64>().max(1));
         let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
+        let (control, control_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {
             core: Endpoint::new(config.options.endpoint_config(seed), sender.0),
             socket,
             destination: config.destination,
             commands: rx,
+            control: control_rx,
             listeners: self.inner.listeners.clone(),
             send_errors: 0,
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.inner.log.gate()));
-        *running = Some(Running {
-            commands,
-            task,
-            sender,
-            local,
-        });
-        self.inner
-            .state
-            .send_replace(State::Running { sender, local });
+        *running = Some(Running { commands, control, task, sender, local });
+        self.inner.state.send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
         Ok(())
     }
@@ -144,12 +138,7 @@ impl Eventcast {
             return Ok(());
         };
         let (reply, done) = oneshot::channel();
-        if running
-            .commands
-            .send(task::Command::Stop(reply))
-            .await
-            .is_ok()
-        {
+        if running.control.send(task::Control::Stop(reply)).is_ok() {
             let _ = done.await;
         }
         let _ = running.task.await;
@@ -177,17 +166,11 @@ impl Eventcast {
     /// the send queue or the retransmit buffer is full (backpressure); fails with
     /// [`Error::NotRunning`] when stopped, [`Error::EventTooLarge`] above `max_event_size`.
     pub async fn emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
-        self.emit_with(event, args, self.inner.config.options.delivery)
-            .await
+        self.emit_with(event, args, self.inner.config.options.delivery).await
     }
 
     /// [`Eventcast::emit`] with a delivery mode for this event only.
-    pub async fn emit_with<A: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &A,
-        mode: DeliveryMode,
-    ) -> Result<()> {
+    pub async fn emit_with<A: Serialize + ?Sized>(&self, event: &str, args: &A, mode: DeliveryMode) -> Result<()> {
         let payload = event::encode_event(event, args)?;
         self.emit_payload(event, payload, mode, true).await
     }
@@ -195,8 +178,7 @@ impl Eventcast {
     /// [`Eventcast::emit`] with arguments already as BSON values (every BSON type kept as is).
     pub async fn emit_bson(&self, event: &str, args: Vec<bson::Bson>) -> Result<()> {
         let payload = event::encode_event_bson(event, args)?;
-        self.emit_payload(event, payload, self.inner.config.options.delivery, true)
-            .await
+        self.emit_payload(event, payload, self.inner.config.options.delivery, true).await
     }
 
     /// [`Eventcast::emit`] that never waits: [`Error::Backpressure`] when the instance
@@ -205,51 +187,27 @@ impl Eventcast {
         let payload = event::encode_event(event, args)?;
         let (commands, sender, local) = self.checked_send_path(event, &payload)?;
         let local_event = self.local_copy(event, &payload, sender, local);
-        commands
-            .try_send(task::Command::Emit(
-                payload,
-                self.inner.config.options.delivery,
-            ))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Error::Backpressure,
-                mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
-            })?;
+        commands.try_send(task::Emit(payload, self.inner.config.options.delivery)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Error::Backpressure,
+            mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
+        })?;
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?);
         }
         Ok(())
     }
 
-    async fn emit_payload(
-        &self,
-        name: &str,
-        payload: Vec<u8>,
-        mode: DeliveryMode,
-        local: bool,
-    ) -> Result<()> {
+    async fn emit_payload(&self, name: &str, payload: Vec<u8>, mode: DeliveryMode, local: bool) -> Result<()> {
         let (commands, sender, addr) = self.checked_send_path(name, &payload)?;
-        let local_event = if local {
-            self.local_copy(name, &payload, sender, addr)
-        } else {
-            None
-        };
-        commands
-            .send(task::Command::Emit(payload, mode))
-            .await
-            .map_err(|_| Error::NotRunning)?;
+        let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
+        commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?);
         }
         Ok(())
     }
 
-    fn local_copy(
-        &self,
-        name: &str,
-        payload: &[u8],
-        sender: SenderId,
-        local: SocketAddr,
-    ) -> Option<Result<Event>> {
+    fn local_copy(&self, name: &str, payload: &[u8], sender: SenderId, local: SocketAddr) -> Option<Result<Event>> {
         (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
             .then(|| Event::from_payload(payload.to_vec(), sender, Some(local), 0))
     }
@@ -260,18 +218,13 @@ impl Eventcast {
     where
         F: Fn(&Loss) + Send + Sync + 'static,
     {
-        self.inner
-            .listeners
-            .with(|r| r.add_loss(LossSink::Callback(Arc::new(listener))))
+        self.inner.listeners.with(|r| r.add_loss(LossSink::Callback(Arc::new(listener))))
     }
 
     /// Loss reports as an async stream; dropping it unsubscribes.
     pub fn losses(&self) -> LossStream {
         let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
-        let id = self
-            .inner
-            .listeners
-            .with(|r| r.add_loss(LossSink::Stream(tx)));
+        let id = self.inner.listeners.with(|r| r.add_loss(LossSink::Stream(tx)));
         LossStream::new(rx, id, Arc::downgrade(&self.inner.listeners))
     }
 
@@ -279,14 +232,10 @@ impl Eventcast {
         &self,
         name: &str,
         payload: &[u8],
-    ) -> Result<(mpsc::Sender<task::Command>, SenderId, SocketAddr)> {
+    ) -> Result<(mpsc::Sender<task::Emit>, SenderId, SocketAddr)> {
         let max = self.inner.config.options.max_event_size;
         if payload.len() > max {
-            return Err(Error::EventTooLarge {
-                name: name.to_owned(),
-                size: payload.len(),
-                max,
-            });
+            return Err(Error::EventTooLarge { name: name.to_owned(), size: payload.len(), max });
         }
         let running = self.lock_running();
         let r = running.as_ref().ok_or(Error::NotRunning)?;
@@ -300,13 +249,7 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        self.add(
-            event,
-            Sink::Callback {
-                f: Arc::new(listener),
-                once: false,
-            },
-        )
+        self.add(event, Sink::Callback { f: Arc::new(listener), once: false })
     }
 
     /// Like [`Eventcast::on`], but the listener is removed after its first call.
@@ -314,13 +257,7 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        self.add(
-            event,
-            Sink::Callback {
-                f: Arc::new(listener),
-                once: true,
-            },
-        )
+        self.add(event, Sink::Callback { f: Arc::new(listener), once: true })
     }
 
     /// Calls `listener` for every event, whatever its name.
@@ -328,10 +265,7 @@ impl Eventcast {
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {
-        let sink = Sink::Callback {
-            f: Arc::new(listener),
-            once: false,
-        };
+        let sink = Sink::Callback { f: Arc::new(listener), once: false };
         self.inner.listeners.with(|r| r.add(Pattern::any(), sink))
     }
 
@@ -339,11 +273,7 @@ impl Eventcast {
     pub fn subscribe(&self, pattern: &str) -> Result<EventStream> {
         let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
         let id = self.add(pattern, Sink::Stream(tx))?;
-        Ok(EventStream::new(
-            rx,
-            id,
-            Arc::downgrade(&self.inner.listeners),
-        ))
+        Ok(EventStream::new(rx, id, Arc::downgrade(&self.inner.listeners)))
     }
 
     /// Removes one listener; false if it was already gone.
@@ -369,11 +299,11 @@ impl Eventcast {
 
     /// A snapshot of the counters; the protocol part is zero while stopped.
     pub async fn stats(&self) -> Stats {
-        let commands = self.lock_running().as_ref().map(|r| r.commands.clone());
+        let control = self.lock_running().as_ref().map(|r| r.control.clone());
         let mut protocol = Default::default();
-        if let Some(commands) = commands {
+        if let Some(control) = control {
             let (reply, rx) = oneshot::channel();
-            if commands.send(task::Command::Stats(reply)).await.is_ok() {
+            if control.send(task::Control::Stats(reply)).is_ok() {
                 protocol = rx.await.unwrap_or_default();
             }
         }

@@ -63,17 +63,11 @@ pub(crate) struct ResolvedInterface {
 /// Finds the interface `spec` names, for a group of `group`'s family.
 pub(crate) fn resolve(spec: &Interface, group: IpAddr) -> Result<ResolvedInterface> {
     if *spec == Interface::Default {
-        return Ok(ResolvedInterface {
-            v4: Ipv4Addr::UNSPECIFIED,
-            index: 0,
-        });
+        return Ok(ResolvedInterface { v4: Ipv4Addr::UNSPECIFIED, index: 0 });
     }
     let all = if_addrs::get_if_addrs().map_err(Error::io("listing network interfaces"))?;
     let known = || {
-        let mut names: Vec<String> = all
-            .iter()
-            .map(|i| format!("{} ({})", i.name, i.ip()))
-            .collect();
+        let mut names: Vec<String> = all.iter().map(|i| format!("{} ({})", i.name, i.ip())).collect();
         names.dedup();
         names.join(", ")
     };
@@ -81,36 +75,23 @@ pub(crate) fn resolve(spec: &Interface, group: IpAddr) -> Result<ResolvedInterfa
         Interface::Default => unreachable!("handled above"),
         Interface::Addr(ip) => {
             if ip.is_ipv4() != group.is_ipv4() {
-                let allowed = format!(
-                    "an {} interface address, since group {group} is {}",
-                    family(group),
-                    family(group)
-                );
+                let allowed =
+                    format!("an {} interface address, since group {group} is {}", family(group), family(group));
                 return Err(Error::invalid("interface", ip, allowed));
             }
             all.iter().find(|i| i.ip() == *ip)
         }
-        Interface::Name(name) => all
-            .iter()
-            .filter(|i| i.name == *name)
-            .find(|i| i.ip().is_ipv4() == group.is_ipv4()),
+        Interface::Name(name) => all.iter().filter(|i| i.name == *name).find(|i| i.ip().is_ipv4() == group.is_ipv4()),
     };
     let Some(found) = found else {
-        let allowed = format!(
-            "an interface of this host with an {} address: {}",
-            family(group),
-            known()
-        );
+        let allowed = format!("an interface of this host with an {} address: {}", family(group), known());
         return Err(Error::invalid("interface", spec, allowed));
     };
     let v4 = match found.ip() {
         IpAddr::V4(v4) => v4,
         IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     };
-    Ok(ResolvedInterface {
-        v4,
-        index: found.index.unwrap_or(0),
-    })
+    Ok(ResolvedInterface { v4, index: found.index.unwrap_or(0) })
 }
 
 #[cfg(test)]
@@ -129,15 +110,8 @@ mod tests {
 
     #[test]
     fn unknown_interface_lists_the_known_ones() {
-        let err = resolve(
-            &Interface::Name("nope0".into()),
-            "239.1.1.1".parse().unwrap(),
-        )
-        .unwrap_err();
+        let err = resolve(&Interface::Name("nope0".into()), "239.1.1.1".parse().unwrap()).unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("nope0") && text.contains("lo (127.0.0.1)"),
-            "{text}"
-        );
+        assert!(text.contains("nope0") && text.contains("lo (127.0.0.1)"), "{text}");
     }
 }

@@ -26,11 +26,7 @@ pub(crate) struct LogLevel(Arc<AtomicU8>);
 
 impl LogLevel {
     pub fn new(enabled: bool, level: Level) -> Self {
-        LogLevel(Arc::new(AtomicU8::new(if enabled {
-            level_code(level)
-        } else {
-            OFF
-        })))
+        LogLevel(Arc::new(AtomicU8::new(if enabled { level_code(level) } else { OFF })))
     }
 
     fn allows(&self, level: &Level) -> bool {
@@ -40,10 +36,7 @@ impl LogLevel {
     /// A dispatcher that forwards to the program's current one what this level allows.
     pub fn gate(&self) -> Dispatch {
         let inner = tracing::dispatcher::get_default(Dispatch::clone);
-        Dispatch::new(Gate {
-            inner,
-            level: self.clone(),
-        })
+        Dispatch::new(Gate { inner, level: self.clone() })
     }
 }
 

@@ -129,11 +129,7 @@ impl Options {
             return Err(Error::invalid("group", self.group, allowed));
         }
         if self.port == 0 {
-            return Err(Error::invalid(
-                "port",
-                0,
-                "1 to 65535, the same on every instance that should meet",
-            ));
+            return Err(Error::invalid("port", 0, "1 to 65535, the same on every instance that should meet"));
         }
         if let Some(address) = self.address {
             if address.is_ipv4() != self.group.is_ipv4() {
@@ -145,21 +141,12 @@ impl Options {
             }
         }
         if self.ttl > 255 {
-            return Err(Error::invalid(
-                "ttl",
-                self.ttl,
-                "0 to 255 (1 keeps datagrams on the local network)",
-            ));
+            return Err(Error::invalid("ttl", self.ttl, "0 to 255 (1 keeps datagrams on the local network)"));
         }
         if !(MIN_PAYLOAD_SIZE..=MAX_PAYLOAD_SIZE).contains(&self.max_payload_size) {
-            let allowed = format!(
-                "{MIN_PAYLOAD_SIZE} to {MAX_PAYLOAD_SIZE} bytes (keep it under the path MTU, about 1400)"
-            );
-            return Err(Error::invalid(
-                "max_payload_size",
-                self.max_payload_size,
-                allowed,
-            ));
+            let allowed =
+                format!("{MIN_PAYLOAD_SIZE} to {MAX_PAYLOAD_SIZE} bytes (keep it under the path MTU, about 1400)");
+            return Err(Error::invalid("max_payload_size", self.max_payload_size, allowed));
         }
         if self.message_ttl.is_zero() || self.message_ttl > Duration::from_secs(3600) {
             return Err(Error::invalid(
@@ -171,42 +158,21 @@ impl Options {
         let chunk = self.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD;
         let max_event = MAX_EVENT_SIZE_LIMIT.min(chunk * wire::MAX_FRAGMENT_COUNT as usize);
         if self.max_event_size == 0 || self.max_event_size > max_event {
-            let allowed = format!(
-                "1 to {max_event} bytes with max_payload_size {}",
-                self.max_payload_size
-            );
-            return Err(Error::invalid(
-                "max_event_size",
-                self.max_event_size,
-                allowed,
-            ));
+            let allowed = format!("1 to {max_event} bytes with max_payload_size {}", self.max_payload_size);
+            return Err(Error::invalid("max_event_size", self.max_event_size, allowed));
         }
         if self.max_reassembly_bytes < self.max_event_size {
             let allowed = format!("at least max_event_size ({} bytes)", self.max_event_size);
-            return Err(Error::invalid(
-                "max_reassembly_bytes",
-                self.max_reassembly_bytes,
-                allowed,
-            ));
+            return Err(Error::invalid("max_reassembly_bytes", self.max_reassembly_bytes, allowed));
         }
         if self.retransmit_max_bytes < self.max_event_size {
-            let allowed = format!(
-                "at least max_event_size ({} bytes), so that any event can be repaired",
-                self.max_event_size
-            );
-            return Err(Error::invalid(
-                "retransmit_max_bytes",
-                self.retransmit_max_bytes,
-                allowed,
-            ));
+            let allowed =
+                format!("at least max_event_size ({} bytes), so that any event can be repaired", self.max_event_size);
+            return Err(Error::invalid("retransmit_max_bytes", self.retransmit_max_bytes, allowed));
         }
         if self.retransmit_min_hold > self.retransmit_max_age {
             let allowed = format!("at most retransmit_max_age ({:?})", self.retransmit_max_age);
-            return Err(Error::invalid(
-                "retransmit_min_hold",
-                format!("{:?}", self.retransmit_min_hold),
-                allowed,
-            ));
+            return Err(Error::invalid("retransmit_min_hold", format!("{:?}", self.retransmit_min_hold), allowed));
         }
         if self.pace_rate.is_some_and(|r| r < 1000) {
             return Err(Error::invalid(
@@ -233,26 +199,16 @@ impl Options {
         let destination = match self.group {
             IpAddr::V4(g) => SocketAddr::from((g, self.port)),
             IpAddr::V6(g) => {
-                let scope = if g.segments()[0] & 0x000f <= 2 {
-                    interface.index
-                } else {
-                    0
-                };
+                let scope = if g.segments()[0] & 0x000f <= 2 { interface.index } else { 0 };
                 SocketAddr::V6(std::net::SocketAddrV6::new(g, self.port, 0, scope))
             }
         };
-        Ok(Validated {
-            bind: SocketAddr::new(bind_ip, self.port),
-            destination,
-            interface,
-            options: self,
-        })
+        Ok(Validated { bind: SocketAddr::new(bind_ip, self.port), destination, interface, options: self })
     }
 
     /// The protocol core's settings.
     pub(crate) fn endpoint_config(&self, seed: u64) -> EndpointConfig {
-        let mut c =
-            EndpointConfig::new(self.max_payload_size, self.message_ttl, self.max_event_size);
+        let mut c = EndpointConfig::new(self.max_payload_size, self.message_ttl, self.max_event_size);
         c.receiver.reassembly.max_partial_per_sender = self.max_partial_per_sender;
         c.receiver.reassembly.max_bytes = self.max_reassembly_bytes;
         c.receiver.max_senders = self.max_senders;
@@ -275,14 +231,9 @@ mod tests {
     use super::*;
 
     fn check(f: impl FnOnce(&mut Options)) -> String {
-        let mut o = Options {
-            interface: Interface::Addr("127.0.0.1".parse().unwrap()),
-            ..Options::default()
-        };
+        let mut o = Options { interface: Interface::Addr("127.0.0.1".parse().unwrap()), ..Options::default() };
         f(&mut o);
-        o.validate()
-            .map(|_| String::new())
-            .unwrap_or_else(|e| e.to_string())
+        o.validate().map(|_| String::new()).unwrap_or_else(|e| e.to_string())
     }
 
     #[test]
@@ -294,44 +245,17 @@ mod tests {
     fn each_bad_value_is_named() {
         type Case = (Box<dyn FnOnce(&mut Options)>, &'static str);
         let cases: Vec<Case> = vec![
-            (
-                Box::new(|o| o.group = "10.1.2.3".parse().unwrap()),
-                "invalid group \"10.1.2.3\"",
-            ),
+            (Box::new(|o| o.group = "10.1.2.3".parse().unwrap()), "invalid group \"10.1.2.3\""),
             (Box::new(|o| o.port = 0), "invalid port \"0\""),
             (Box::new(|o| o.ttl = 300), "invalid ttl \"300\""),
-            (
-                Box::new(|o| o.max_payload_size = 20),
-                "invalid max_payload_size \"20\": 64 to 65507",
-            ),
-            (
-                Box::new(|o| o.max_payload_size = 70_000),
-                "invalid max_payload_size \"70000\"",
-            ),
-            (
-                Box::new(|o| o.message_ttl = Duration::ZERO),
-                "invalid message_ttl",
-            ),
-            (
-                Box::new(|o| o.max_event_size = 0),
-                "invalid max_event_size \"0\"",
-            ),
-            (
-                Box::new(|o| o.max_reassembly_bytes = 10),
-                "invalid max_reassembly_bytes \"10\"",
-            ),
-            (
-                Box::new(|o| o.address = Some("::".parse().unwrap())),
-                "invalid address \"::\"",
-            ),
-            (
-                Box::new(|o| o.group = DEFAULT_GROUP_V6.into()),
-                "invalid interface \"127.0.0.1\"",
-            ),
-            (
-                Box::new(|o| o.interface = Interface::Name("no-such-if0".into())),
-                "invalid interface \"no-such-if0\"",
-            ),
+            (Box::new(|o| o.max_payload_size = 20), "invalid max_payload_size \"20\": 64 to 65507"),
+            (Box::new(|o| o.max_payload_size = 70_000), "invalid max_payload_size \"70000\""),
+            (Box::new(|o| o.message_ttl = Duration::ZERO), "invalid message_ttl"),
+            (Box::new(|o| o.max_event_size = 0), "invalid max_event_size \"0\""),
+            (Box::new(|o| o.max_reassembly_bytes = 10), "invalid max_reassembly_bytes \"10\""),
+            (Box::new(|o| o.address = Some("::".parse().unwrap())), "invalid address \"::\""),
+            (Box::new(|o| o.group = DEFAULT_GROUP_V6.into()), "invalid interface \"127.0.0.1\""),
+            (Box::new(|o| o.interface = Interface::Name("no-such-if0".into())), "invalid interface \"no-such-if0\""),
             (
                 Box::new(|o| o.interface = Interface::Addr("192.0.2.77".parse().unwrap())),
                 "invalid interface \"192.0.2.77\"",

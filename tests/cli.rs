@@ -8,20 +8,12 @@ use serde_json::{Value, json};
 
 fn eventcast() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_eventcast"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    c.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
     c
 }
 
 fn net(c: &mut Command, port: u16) -> &mut Command {
-    c.args([
-        "--interface",
-        "127.0.0.1",
-        "--group",
-        "239.255.2.1",
-        "--port",
-        &port.to_string(),
-    ])
+    c.args(["--interface", "127.0.0.1", "--group", "239.255.2.1", "--port", &port.to_string()])
 }
 
 /// Starts `eventcast listen …` and waits for its `listening` line.
@@ -29,11 +21,7 @@ fn listen(port: u16, extra: &[&str]) -> Child {
     let mut c = eventcast();
     c.arg("listen").args(extra);
     net(&mut c, port);
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
@@ -59,10 +47,7 @@ fn wait(mut child: Child, limit: Duration) -> (Option<i32>, Vec<Value>) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let out = reader.join().unwrap();
-            let lines = out
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
+            let lines = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
             return (status.code(), lines);
         }
         if start.elapsed() > limit {
@@ -101,22 +86,13 @@ fn every_kind_of_argument_arrives_as_extended_json() {
             r#"{"$symbol": "s"}"#,
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 150 KB is over the kernel's limit for one command-line argument, so it goes by stdin
     let blob = "x".repeat(150_000);
     let mut c = eventcast();
     c.args(["emit", "--stdin"]);
     let mut tx = net(&mut c, 19201).stdin(Stdio::piped()).spawn().unwrap();
-    writeln!(
-        tx.stdin.take().unwrap(),
-        "{}",
-        json!({"event": "big", "args": [blob]})
-    )
-    .unwrap();
+    writeln!(tx.stdin.take().unwrap(), "{}", json!({"event": "big", "args": [blob]})).unwrap();
     assert!(tx.wait().unwrap().success());
     let (code, lines) = wait(rx, Duration::from_secs(15));
     assert_eq!(code, Some(0));
@@ -143,50 +119,25 @@ fn patterns_count_and_stdin() {
     let rx = listen(19202, &["sensor.*", "--count", "3", "--timeout", "10"]);
     let mut c = eventcast();
     c.args(["emit", "--stdin"]);
-    let mut tx = net(&mut c, 19202)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut tx = net(&mut c, 19202).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let input = "{\"event\": \"sensor.a\", \"args\": [1]}\n{\"event\": \"other\"}\nnot json\n{\"event\": \"sensor.b\", \"args\": [{\"$date\": \"2020-01-01T00:00:00Z\"}]}\n{\"event\": \"sensor.c\"}\n";
-    tx.stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    tx.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = tx.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a bad line makes emit fail at the end"
-    );
+    assert_eq!(out.status.code(), Some(1), "a bad line makes emit fail at the end");
     assert!(stderr.contains("stdin line 3"), "{stderr}");
     let (code, lines) = wait(rx, Duration::from_secs(15));
     assert_eq!(code, Some(0));
-    let names: Vec<_> = lines
-        .iter()
-        .map(|l| l["event"].as_str().unwrap().to_owned())
-        .collect();
+    let names: Vec<_> = lines.iter().map(|l| l["event"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["sensor.a", "sensor.b", "sensor.c"]);
     assert_eq!(lines[1]["args"], json!([{"$date": "2020-01-01T00:00:00Z"}]));
 }
 
 #[test]
 fn timeout_exit_codes() {
-    let (code, lines) = wait(
-        listen(19203, &["--timeout", "0.3"]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(
-        (code, lines.len()),
-        (Some(0), 0),
-        "timeout without --count is success"
-    );
-    let (code, _) = wait(
-        listen(19203, &["--timeout", "0.3", "--count", "1"]),
-        Duration::from_secs(10),
-    );
+    let (code, lines) = wait(listen(19203, &["--timeout", "0.3"]), Duration::from_secs(10));
+    assert_eq!((code, lines.len()), (Some(0), 0), "timeout without --count is success");
+    let (code, _) = wait(listen(19203, &["--timeout", "0.3", "--count", "1"]), Duration::from_secs(10));
     assert_eq!(code, Some(1), "--count not reached");
 }
 
@@ -201,115 +152,33 @@ fn repeat_sends_every_copy() {
 #[test]
 fn bad_input_gets_one_clear_line() {
     let cases: &[(&[&str], &str)] = &[
-        (
-            &[
-                "emit",
-                "x",
-                "--group",
-                "10.0.0.1",
-                "--interface",
-                "127.0.0.1",
-            ],
-            "invalid group \"10.0.0.1\"",
-        ),
-        (
-            &[
-                "emit",
-                "x",
-                "--group",
-                "not-an-ip",
-                "--interface",
-                "127.0.0.1",
-            ],
-            "invalid group \"not-an-ip\"",
-        ),
-        (
-            &["emit", "x", "--interface", "nosuch0"],
-            "invalid interface \"nosuch0\"",
-        ),
-        (
-            &[
-                "emit",
-                "x",
-                "--interface",
-                "127.0.0.1",
-                "--max-payload-size",
-                "10",
-            ],
-            "invalid max_payload_size \"10\"",
-        ),
-        (
-            &["emit", "x", "--interface", "127.0.0.1", "--port", "70000"],
-            "70000",
-        ),
-        (
-            &[
-                "emit",
-                "x",
-                "--interface",
-                "127.0.0.1",
-                "--message-ttl",
-                "soon",
-            ],
-            "not a duration",
-        ),
-        (
-            &["emit", "", "--interface", "127.0.0.1"],
-            "invalid event name",
-        ),
-        (
-            &["emit", "x", "{\"$oid\": 1}", "--interface", "127.0.0.1"],
-            "not valid Extended JSON",
-        ),
-        (
-            &["listen", "a**", "--interface", "127.0.0.1"],
-            "invalid pattern",
-        ),
-        (
-            &[
-                "emit",
-                "x",
-                "--interface",
-                "127.0.0.1",
-                "--log-level",
-                "loud==",
-            ],
-            "invalid --log-level",
-        ),
+        (&["emit", "x", "--group", "10.0.0.1", "--interface", "127.0.0.1"], "invalid group \"10.0.0.1\""),
+        (&["emit", "x", "--group", "not-an-ip", "--interface", "127.0.0.1"], "invalid group \"not-an-ip\""),
+        (&["emit", "x", "--interface", "nosuch0"], "invalid interface \"nosuch0\""),
+        (&["emit", "x", "--interface", "127.0.0.1", "--max-payload-size", "10"], "invalid max_payload_size \"10\""),
+        (&["emit", "x", "--interface", "127.0.0.1", "--port", "70000"], "70000"),
+        (&["emit", "x", "--interface", "127.0.0.1", "--message-ttl", "soon"], "not a duration"),
+        (&["emit", "", "--interface", "127.0.0.1"], "invalid event name"),
+        (&["emit", "x", "{\"$oid\": 1}", "--interface", "127.0.0.1"], "not valid Extended JSON"),
+        (&["listen", "a**", "--interface", "127.0.0.1"], "invalid pattern"),
+        (&["emit", "x", "--interface", "127.0.0.1", "--log-level", "loud=="], "invalid --log-level"),
     ];
     for (args, want) in cases {
         let out = eventcast().args(*args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(want),
-            "{args:?}: {stderr:?} should contain {want:?}"
-        );
+        assert!(stderr.contains(want), "{args:?}: {stderr:?} should contain {want:?}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     // options also come from the environment
-    let out = eventcast()
-        .args(["emit", "x", "--interface", "127.0.0.1"])
-        .env("EVENTCAST_TTL", "999")
-        .output()
-        .unwrap();
+    let out = eventcast().args(["emit", "x", "--interface", "127.0.0.1"]).env("EVENTCAST_TTL", "999").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid ttl \"999\""));
 }
 
 #[test]
 fn demo_runs_and_succeeds() {
-    let out = eventcast()
-        .args(["demo", "--port", "19205"])
-        .output()
-        .unwrap();
+    let out = eventcast().args(["demo", "--port", "19205"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("demo ok") && stdout.contains("intact"),
-        "{stdout}"
-    );
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("demo ok") && stdout.contains("intact"), "{stdout}");
 }

@@ -12,49 +12,31 @@ use tokio::time::timeout;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn started(group: &str, port: u16) -> Eventcast {
-    let ec = Eventcast::builder()
-        .group(group)
-        .port(port)
-        .interface("127.0.0.1")
-        .build()
-        .unwrap();
+    let ec = Eventcast::builder().group(group).port(port).interface("127.0.0.1").build().unwrap();
     ec.start().await.unwrap();
     ec
 }
 
 async fn next(stream: &mut EventStream) -> Event {
-    timeout(WAIT, stream.recv())
-        .await
-        .expect("event within 5 s")
-        .expect("stream open")
+    timeout(WAIT, stream.recv()).await.expect("event within 5 s").expect("stream open")
 }
 
 async fn nothing_more(stream: &mut EventStream) {
     let extra = timeout(Duration::from_millis(300), stream.recv()).await;
-    assert!(
-        extra.is_err(),
-        "unexpected event: {:?}",
-        extra.ok().flatten()
-    );
+    assert!(extra.is_err(), "unexpected event: {:?}", extra.ok().flatten());
 }
 
 #[tokio::test]
 async fn several_instances_on_one_port_all_receive() {
-    let (a, b, c) = (
-        started("239.255.1.1", 19101).await,
-        started("239.255.1.1", 19101).await,
-        started("239.255.1.1", 19101).await,
-    );
+    let (a, b, c) =
+        (started("239.255.1.1", 19101).await, started("239.255.1.1", 19101).await, started("239.255.1.1", 19101).await);
     let mut sb = b.subscribe("greet").unwrap();
     let mut sc = c.subscribe("greet").unwrap();
     let mut sa = a.subscribe("greet").unwrap();
     a.emit("greet", &("hello", 42)).await.unwrap();
     for s in [&mut sb, &mut sc] {
         let ev = next(s).await;
-        assert_eq!(
-            ev.args::<(String, i32)>().unwrap(),
-            ("hello".to_owned(), 42)
-        );
+        assert_eq!(ev.args::<(String, i32)>().unwrap(), ("hello".to_owned(), 42));
         assert_eq!(
             ev.sender(),
             match *a.state().borrow() {
@@ -95,60 +77,36 @@ async fn large_events_are_segmented_and_reassembled() {
         subtype: eventcast::bson::spec::BinarySubtype::Generic,
         bytes: blob.clone(),
     });
-    a.emit_bson("blob", vec![binary.clone(), Bson::String("tail".into())])
-        .await
-        .unwrap();
-    let Ok(Some(ev)) = timeout(WAIT, s.recv()).await else {
-        panic!("no blob: {:?}", b.stats().await)
-    };
-    assert_eq!(
-        ev.args_bson().unwrap(),
-        vec![binary, Bson::String("tail".into())]
-    );
+    a.emit_bson("blob", vec![binary.clone(), Bson::String("tail".into())]).await.unwrap();
+    let Ok(Some(ev)) = timeout(WAIT, s.recv()).await else { panic!("no blob: {:?}", b.stats().await) };
+    assert_eq!(ev.args_bson().unwrap(), vec![binary, Bson::String("tail".into())]);
     let stats = b.stats().await.protocol;
     assert!(stats.fragments_in >= 150, "{stats:?}");
-    assert_eq!(
-        (stats.reassembly_in_flight, stats.dropped.malformed),
-        (0, 0)
-    );
+    assert_eq!((stats.reassembly_in_flight, stats.dropped.malformed), (0, 0));
 }
 
 #[tokio::test]
 async fn every_bson_type_crosses_the_network() {
     use eventcast::bson::{
-        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc,
-        oid::ObjectId, spec::BinarySubtype,
+        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId,
+        spec::BinarySubtype,
     };
     let values = vec![
         Bson::Double(-0.25),
         Bson::String("ünïcode ✓".into()),
         Bson::Document(doc! { "k": [1, { "deep": true }] }),
         Bson::Array(vec![Bson::Null, Bson::Int64(9)]),
-        Bson::Binary(Binary {
-            subtype: BinarySubtype::Uuid,
-            bytes: vec![1; 16],
-        }),
+        Bson::Binary(Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] }),
         Bson::Undefined,
-        Bson::ObjectId(ObjectId::from_bytes([
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-        ])),
+        Bson::ObjectId(ObjectId::from_bytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])),
         Bson::Boolean(false),
         Bson::DateTime(DateTime::from_millis(-1)),
         Bson::Null,
-        Bson::RegularExpression(Regex {
-            pattern: "a+b".try_into().unwrap(),
-            options: "i".try_into().unwrap(),
-        }),
+        Bson::RegularExpression(Regex { pattern: "a+b".try_into().unwrap(), options: "i".try_into().unwrap() }),
         Bson::JavaScriptCode("1+1".into()),
-        Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope {
-            code: "x".into(),
-            scope: doc! { "x": 2 },
-        }),
+        Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "x".into(), scope: doc! { "x": 2 } }),
         Bson::Int32(i32::MIN),
-        Bson::Timestamp(Timestamp {
-            time: 1,
-            increment: 2,
-        }),
+        Bson::Timestamp(Timestamp { time: 1, increment: 2 }),
         Bson::Int64(i64::MAX),
         Bson::Decimal128(Decimal128::from_bytes([0x11; 16])),
         Bson::MaxKey,
@@ -166,12 +124,7 @@ async fn every_bson_type_crosses_the_network() {
 
 #[tokio::test]
 async fn lifecycle_stop_restart_and_errors() {
-    let a = Eventcast::builder()
-        .group("239.255.1.6")
-        .port(19106)
-        .interface("lo")
-        .build()
-        .unwrap();
+    let a = Eventcast::builder().group("239.255.1.6").port(19106).interface("lo").build().unwrap();
     assert!(matches!(a.emit("x", &()).await, Err(Error::NotRunning)));
     let mut state = a.state();
     a.start().await.unwrap();
@@ -203,10 +156,7 @@ async fn lifecycle_stop_restart_and_errors() {
     let err = a
         .emit(
             "huge",
-            &(eventcast::bson::Binary {
-                subtype: eventcast::bson::spec::BinarySubtype::Generic,
-                bytes: huge,
-            },),
+            &(eventcast::bson::Binary { subtype: eventcast::bson::spec::BinarySubtype::Generic, bytes: huge },),
         )
         .await
         .unwrap_err();
@@ -276,25 +226,16 @@ async fn foreign_and_malformed_datagrams_are_counted_not_fatal() {
     let mut s = b.subscribe("ok").unwrap();
     let raw = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let sock = socket2::SockRef::from(&raw);
-    sock.set_multicast_if_v4(&"127.0.0.1".parse().unwrap())
-        .unwrap();
+    sock.set_multicast_if_v4(&"127.0.0.1".parse().unwrap()).unwrap();
     let dest = "239.255.1.9:19109";
     raw.send_to(b"GET / HTTP/1.1\r\n", dest).unwrap();
     raw.send_to(b"EC\x02\x00xxxxxxxx", dest).unwrap();
-    raw.send_to(
-        b"EC\x01\x00\x00\x00\x00\x00\x00\x00\x00\x09\x01\x00\xff\xff",
-        dest,
-    )
-    .unwrap();
+    raw.send_to(b"EC\x01\x00\x00\x00\x00\x00\x00\x00\x00\x09\x01\x00\xff\xff", dest).unwrap();
     let a = started("239.255.1.9", 19109).await;
     a.emit("ok", &()).await.unwrap();
     next(&mut s).await;
     let d = b.stats().await.protocol.dropped;
-    assert_eq!(
-        (d.bad_magic, d.bad_version, d.malformed),
-        (1, 1, 1),
-        "{d:?}"
-    );
+    assert_eq!((d.bad_magic, d.bad_version, d.malformed), (1, 1, 1), "{d:?}");
 }
 
 /// Linux does not route IPv6 multicast over `lo` (sending fails with ENETUNREACH), so this
@@ -302,19 +243,11 @@ async fn foreign_and_malformed_datagrams_are_counted_not_fatal() {
 /// namespace suite (`tests/netns/run.sh`) over a bridge.
 #[tokio::test]
 async fn ipv6_instance_binds_joins_and_emits() {
-    let build = || {
-        Eventcast::builder()
-            .group("ff12::ec:1")
-            .port(19110)
-            .interface("::1")
-            .build()
-    };
+    let build = || Eventcast::builder().group("ff12::ec:1").port(19110).interface("::1").build();
     let a = match build() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!(
-                "SKIPPED ipv6_instance_binds_joins_and_emits: lo has no IPv6 address here ({e})"
-            );
+            eprintln!("SKIPPED ipv6_instance_binds_joins_and_emits: lo has no IPv6 address here ({e})");
             return;
         }
     };
@@ -333,4 +266,120 @@ async fn ipv6_instance_binds_joins_and_emits() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_20000_small_events_all_arrive_in_order() {
+    let a = started("239.255.1.11", 19111).await;
+    let b = started("239.255.1.11", 19111).await;
+    let mut s = b.subscribe("tick").unwrap();
+    let sender = tokio::spawn(async move {
+        for i in 0..20_000u32 {
+            a.emit("tick", &(i,)).await.unwrap();
+        }
+        a
+    });
+    for i in 0..20_000u32 {
+        let ev = timeout(Duration::from_secs(20), s.recv()).await.expect("all 20,000 within 20 s").unwrap();
+        assert_eq!(ev.arg::<u32>(0).unwrap(), i);
+    }
+    let a = sender.await.unwrap();
+    let st = b.stats().await.protocol;
+    assert_eq!((st.events_in, st.events_lost), (20_000, 0), "{st:?}");
+    assert!(a.stats().await.protocol.datagrams_out < 20_000, "small events were packed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_large_events_all_arrive() {
+    let a = started("239.255.1.12", 19112).await;
+    let b = started("239.255.1.12", 19112).await;
+    let mut s = b.subscribe("big").unwrap();
+    let blob =
+        eventcast::bson::Binary { subtype: eventcast::bson::spec::BinarySubtype::Generic, bytes: vec![7; 64_000] };
+    for i in 0..100u32 {
+        a.emit("big", &(i, &blob)).await.unwrap();
+    }
+    for i in 0..100u32 {
+        let ev = timeout(Duration::from_secs(30), s.recv()).await.expect("every 64 KB event").unwrap();
+        let (n, got): (u32, eventcast::bson::Binary) = ev.args().unwrap();
+        assert_eq!((n, got.bytes.len()), (i, 64_000));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrepairable_losses_are_reported_never_silent() {
+    // The sender keeps nothing for repair and the receiver's socket buffer is tiny, so a
+    // burst overflows it and the gaps cannot be repaired: each must be reported.
+    let a = Eventcast::builder()
+        .group("239.255.1.13")
+        .port(19113)
+        .interface("127.0.0.1")
+        .repair_window(Duration::ZERO, Duration::ZERO)
+        .build()
+        .unwrap();
+    let b = Eventcast::builder()
+        .group("239.255.1.13")
+        .port(19113)
+        .interface("127.0.0.1")
+        .recv_buffer_size(4096)
+        .log(false)
+        .build()
+        .unwrap();
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    let mut s = b.subscribe("n").unwrap();
+    let mut losses = b.losses();
+    let counted = Arc::new(AtomicUsize::new(0));
+    let c = counted.clone();
+    b.on_loss(move |l| {
+        c.fetch_add(l.count() as usize, Ordering::SeqCst);
+    });
+    let payload = "x".repeat(900);
+    for i in 0..2_000u32 {
+        a.emit("n", &(i, &payload)).await.unwrap();
+    }
+    a.emit("n", &(u32::MAX, "")).await.unwrap();
+    let (mut delivered, mut last) = (0usize, None);
+    while let Ok(Some(ev)) = timeout(Duration::from_secs(3), s.recv()).await {
+        let n = ev.arg::<u32>(0).unwrap();
+        assert!(last.is_none_or(|l| n > l), "in order");
+        last = Some(n);
+        delivered += 1;
+        if n == u32::MAX {
+            break;
+        }
+    }
+    let mut reported = 0;
+    while let Some(l) = losses.try_recv() {
+        reported += l.count() as usize;
+    }
+    assert_eq!(delivered + reported, 2_001, "delivered {delivered}, reported lost {reported}");
+    assert_eq!(counted.load(Ordering::SeqCst), reported);
+    if reported == 0 {
+        eprintln!("note: the kernel kept up with the burst this time; nothing was lost to report");
+    }
+}
+
+#[tokio::test]
+async fn try_emit_reports_backpressure_instead_of_waiting() {
+    let a = Eventcast::builder()
+        .group("239.255.1.14")
+        .port(19114)
+        .interface("127.0.0.1")
+        .retransmit_buffer(4, 1 << 30)
+        .repair_window(Duration::from_secs(30), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    a.start().await.unwrap();
+    let mut refused = None;
+    for i in 0..10_000 {
+        if let Err(e) = a.try_emit("x", &(i,)) {
+            refused = Some(e);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let err = refused.expect("the buffer of 4 events fills up");
+    assert!(matches!(err, Error::Backpressure), "{err}");
+    assert!(a.stats().await.protocol.backpressure_waits >= 1);
 }

@@ -19,26 +19,12 @@ pub(crate) const DEFAULT_RECV_BUFFER: usize = 8 << 20;
 /// host on that port.
 pub(crate) fn open(v: &Validated) -> Result<UdpSocket> {
     let o = &v.options;
-    let domain = if o.group.is_ipv4() {
-        Domain::IPV4
-    } else {
-        Domain::IPV6
-    };
-    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-        .map_err(Error::io("creating the UDP socket"))?;
-    let setup = |what: &str| {
-        Error::io(format!(
-            "{what} (group {}, interface {})",
-            o.group, o.interface
-        ))
-    };
-    socket
-        .set_reuse_address(true)
-        .map_err(setup("setting SO_REUSEADDR"))?;
+    let domain = if o.group.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(Error::io("creating the UDP socket"))?;
+    let setup = |what: &str| Error::io(format!("{what} (group {}, interface {})", o.group, o.interface));
+    socket.set_reuse_address(true).map_err(setup("setting SO_REUSEADDR"))?;
     #[cfg(unix)]
-    socket
-        .set_reuse_port(true)
-        .map_err(setup("setting SO_REUSEPORT"))?;
+    socket.set_reuse_port(true).map_err(setup("setting SO_REUSEPORT"))?;
     let wanted = o.recv_buffer_size.unwrap_or(DEFAULT_RECV_BUFFER);
     if socket.set_recv_buffer_size(wanted).is_ok() {
         // Linux reports twice the size it grants.
@@ -53,58 +39,32 @@ pub(crate) fn open(v: &Validated) -> Result<UdpSocket> {
     match o.group {
         IpAddr::V4(group) => {
             #[cfg(target_os = "linux")]
-            socket
-                .set_multicast_all_v4(false)
-                .map_err(setup("clearing IP_MULTICAST_ALL"))?;
-            socket
-                .set_multicast_loop_v4(o.loopback)
-                .map_err(setup("setting IP_MULTICAST_LOOP"))?;
-            socket
-                .set_multicast_ttl_v4(o.ttl)
-                .map_err(setup("setting IP_MULTICAST_TTL"))?;
+            socket.set_multicast_all_v4(false).map_err(setup("clearing IP_MULTICAST_ALL"))?;
+            socket.set_multicast_loop_v4(o.loopback).map_err(setup("setting IP_MULTICAST_LOOP"))?;
+            socket.set_multicast_ttl_v4(o.ttl).map_err(setup("setting IP_MULTICAST_TTL"))?;
             if !v.interface.v4.is_unspecified() {
-                socket
-                    .set_multicast_if_v4(&v.interface.v4)
-                    .map_err(setup("setting IP_MULTICAST_IF"))?;
+                socket.set_multicast_if_v4(&v.interface.v4).map_err(setup("setting IP_MULTICAST_IF"))?;
             }
             bind(&socket, v.bind)?;
-            socket
-                .join_multicast_v4(&group, &v.interface.v4)
-                .map_err(setup("joining the multicast group"))?;
+            socket.join_multicast_v4(&group, &v.interface.v4).map_err(setup("joining the multicast group"))?;
         }
         IpAddr::V6(group) => {
-            socket
-                .set_only_v6(true)
-                .map_err(setup("setting IPV6_V6ONLY"))?;
+            socket.set_only_v6(true).map_err(setup("setting IPV6_V6ONLY"))?;
             #[cfg(target_os = "linux")]
-            socket
-                .set_multicast_all_v6(false)
-                .map_err(setup("clearing IPV6_MULTICAST_ALL"))?;
-            socket
-                .set_multicast_loop_v6(o.loopback)
-                .map_err(setup("setting IPV6_MULTICAST_LOOP"))?;
-            socket
-                .set_multicast_hops_v6(o.ttl)
-                .map_err(setup("setting IPV6_MULTICAST_HOPS"))?;
+            socket.set_multicast_all_v6(false).map_err(setup("clearing IPV6_MULTICAST_ALL"))?;
+            socket.set_multicast_loop_v6(o.loopback).map_err(setup("setting IPV6_MULTICAST_LOOP"))?;
+            socket.set_multicast_hops_v6(o.ttl).map_err(setup("setting IPV6_MULTICAST_HOPS"))?;
             if v.interface.index != 0 {
-                socket
-                    .set_multicast_if_v6(v.interface.index)
-                    .map_err(setup("setting IPV6_MULTICAST_IF"))?;
+                socket.set_multicast_if_v6(v.interface.index).map_err(setup("setting IPV6_MULTICAST_IF"))?;
             }
             bind(&socket, v.bind)?;
-            socket
-                .join_multicast_v6(&group, v.interface.index)
-                .map_err(setup("joining the multicast group"))?;
+            socket.join_multicast_v6(&group, v.interface.index).map_err(setup("joining the multicast group"))?;
         }
     }
-    socket
-        .set_nonblocking(true)
-        .map_err(setup("making the socket non-blocking"))?;
+    socket.set_nonblocking(true).map_err(setup("making the socket non-blocking"))?;
     UdpSocket::from_std(socket.into()).map_err(Error::io("registering the socket with tokio"))
 }
 
 fn bind(socket: &Socket, addr: SocketAddr) -> Result<()> {
-    socket
-        .bind(&addr.into())
-        .map_err(Error::io(format!("binding UDP {addr}")))
+    socket.bind(&addr.into()).map_err(Error::io(format!("binding UDP {addr}")))
 }

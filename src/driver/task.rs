@@ -20,10 +20,13 @@ const RECV_BATCH: usize = 64;
 /// Receive buffer: the largest UDP payload.
 const RECV_BUFFER: usize = 65_536;
 
-/// What the public handle asks of the driver.
-pub(crate) enum Command {
-    /// Send an encoded event payload.
-    Emit(Vec<u8>, DeliveryMode),
+/// An event for the driver to send: the encoded payload and how to deliver it. These wait
+/// in a bounded channel that the driver stops reading while the core cannot take more
+/// (backpressure).
+pub(crate) struct Emit(pub Vec<u8>, pub DeliveryMode);
+
+/// Requests that are answered even while emits wait.
+pub(crate) enum Control {
     /// Reply with the core's counters.
     Stats(oneshot::Sender<Stats>),
     /// Send what is queued, then stop.
@@ -34,7 +37,8 @@ pub(crate) struct Driver {
     pub core: Endpoint,
     pub socket: UdpSocket,
     pub destination: SocketAddr,
-    pub commands: mpsc::Receiver<Command>,
+    pub commands: mpsc::Receiver<Emit>,
+    pub control: mpsc::UnboundedReceiver<Control>,
     pub listeners: Arc<Listeners>,
     pub send_errors: u64,
 }
@@ -47,13 +51,27 @@ impl Driver {
             let accepting = self.core.can_send(Instant::now());
             let deadline = self.core.poll_timeout();
             tokio::select! {
-                command = self.commands.recv(), if accepting => {
-                    let Some(command) = command else { break };
-                    if let Some(reply) = self.handle_commands(command) {
+                control = self.control.recv() => match control {
+                    Some(Control::Stats(reply)) => {
+                        let mut stats = self.core.stats(Instant::now());
+                        stats.send_errors = self.send_errors;
+                        let _ = reply.send(stats);
+                    }
+                    Some(Control::Stop(reply)) => {
+                        // emits queued before the stop still go out
+                        while let Ok(Emit(payload, mode)) = self.commands.try_recv() {
+                            self.send(payload, mode);
+                            self.drain().await;
+                        }
                         self.drain().await;
                         let _ = reply.send(());
                         break;
                     }
+                    None => break,
+                },
+                emit = self.commands.recv(), if accepting => {
+                    let Some(emit) = emit else { break };
+                    self.handle_emits(emit);
                 }
                 received = self.socket.recv_from(&mut buf) => {
                     self.handle_received(received, &mut buf);
@@ -67,33 +85,27 @@ impl Driver {
         tracing::debug!(target: "eventcast", sender = %SenderId(self.core.id()), "driver stopped");
     }
 
-    /// Handles `first` and whatever else is already queued, up to a batch, so that small
-    /// events emitted together are packed into shared datagrams. Returns the reply channel
-    /// of a stop command.
-    fn handle_commands(&mut self, first: Command) -> Option<oneshot::Sender<()>> {
-        let mut next = Some(first);
-        for _ in 0..COMMAND_BATCH {
-            let now = Instant::now();
-            match next.take()? {
-                Command::Emit(payload, mode) => {
-                    if let Err(e) = self.core.send(now, payload.into(), mode) {
-                        // emit() checked the size already; this is a bug if it happens.
-                        tracing::error!(target: "eventcast", error = ?e, "event refused by the protocol core");
-                    }
-                }
-                Command::Stats(reply) => {
-                    let mut stats = self.core.stats(now);
-                    stats.send_errors = self.send_errors;
-                    let _ = reply.send(stats);
-                }
-                Command::Stop(reply) => return Some(reply),
+    /// Handles `first` and whatever else is already queued, up to a batch and while the
+    /// core has room, so that small events emitted together share datagrams.
+    fn handle_emits(&mut self, first: Emit) {
+        let Emit(payload, mode) = first;
+        self.send(payload, mode);
+        for _ in 1..COMMAND_BATCH {
+            if !self.core.can_send(Instant::now()) {
+                return;
             }
-            if !self.core.can_send(now) {
-                return None;
+            match self.commands.try_recv() {
+                Ok(Emit(payload, mode)) => self.send(payload, mode),
+                Err(_) => return,
             }
-            next = self.commands.try_recv().ok();
         }
-        None
+    }
+
+    fn send(&mut self, payload: Vec<u8>, mode: DeliveryMode) {
+        if let Err(e) = self.core.send(Instant::now(), payload.into(), mode) {
+            // emit() checked the size already; this is a bug if it happens.
+            tracing::error!(target: "eventcast", error = ?e, "event refused by the protocol core");
+        }
     }
 
     fn handle_received(&mut self, first: io::Result<(usize, SocketAddr)>, buf: &mut [u8]) {

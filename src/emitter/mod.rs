@@ -23,10 +23,7 @@ pub(crate) struct Listeners {
 
 impl Listeners {
     pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        let mut guard = self
-            .registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
@@ -42,9 +39,7 @@ impl Listeners {
         let calls = self.with(|r| r.prepare_loss(loss, &self.counters));
         for f in calls {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(loss))).is_err() {
-                self.counters
-                    .listener_panics
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.listener_panics.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(target: "eventcast", "a loss listener panicked");
             }
         }

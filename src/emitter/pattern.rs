@@ -45,9 +45,7 @@ impl Pattern {
             pattern: text.chars().take(64).collect(),
             reason: "patterns are 1 to 1024 bytes, like event names",
         })?;
-        let segments = text
-            .contains('*')
-            .then(|| text.split('.').map(str::to_owned).collect::<Vec<_>>());
+        let segments = text.contains('*').then(|| text.split('.').map(str::to_owned).collect::<Vec<_>>());
         if let Some(segs) = &segments {
             if segs.iter().any(|s| s.contains("**") && s != "**") {
                 return Err(Error::InvalidPattern {
@@ -56,18 +54,12 @@ impl Pattern {
                 });
             }
         }
-        Ok(Pattern {
-            text: text.to_owned(),
-            segments,
-        })
+        Ok(Pattern { text: text.to_owned(), segments })
     }
 
     /// The pattern matching every name.
     pub fn any() -> Self {
-        Pattern {
-            text: "**".into(),
-            segments: Some(vec!["**".into()]),
-        }
+        Pattern { text: "**".into(), segments: Some(vec!["**".into()]) }
     }
 
     /// The text the pattern was made from.
@@ -158,12 +150,7 @@ mod tests {
     #[test]
     fn refuses_bad_patterns() {
         assert!(Pattern::new("").is_err());
-        assert!(
-            Pattern::new("a**")
-                .unwrap_err()
-                .to_string()
-                .contains("whole segment")
-        );
+        assert!(Pattern::new("a**").unwrap_err().to_string().contains("whole segment"));
     }
 
     #[test]

@@ -98,17 +98,13 @@ impl Registry {
     /// Removes the listeners added with exactly `pattern`, or all when `None`; returns how many.
     pub fn remove_all(&mut self, pattern: Option<&str>) -> usize {
         let before = self.entries.len();
-        self.entries
-            .retain(|e| pattern.is_some_and(|p| e.pattern.as_str() != p));
+        self.entries.retain(|e| pattern.is_some_and(|p| e.pattern.as_str() != p));
         before - self.entries.len()
     }
 
     /// How many listeners an event called `name` reaches.
     pub fn listener_count(&self, name: &str) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| e.pattern.matches(name))
-            .count()
+        self.entries.iter().filter(|e| e.pattern.matches(name)).count()
     }
 
     /// The distinct patterns that have listeners, in the order first added.
@@ -183,22 +179,11 @@ mod tests {
 
     #[test]
     fn on_once_off_and_counts() {
-        let (mut r, c, n) = (
-            Registry::default(),
-            DispatchCounters::default(),
-            Arc::new(AtomicUsize::new(0)),
-        );
+        let (mut r, c, n) = (Registry::default(), DispatchCounters::default(), Arc::new(AtomicUsize::new(0)));
         let a = r.add(Pattern::new("a").unwrap(), counting(&n, false));
         r.add(Pattern::new("a").unwrap(), counting(&n, true));
         r.add(Pattern::new("b.*").unwrap(), counting(&n, false));
-        assert_eq!(
-            (
-                r.listener_count("a"),
-                r.listener_count("b.x"),
-                r.listener_count("c")
-            ),
-            (2, 1, 0)
-        );
+        assert_eq!((r.listener_count("a"), r.listener_count("b.x"), r.listener_count("c")), (2, 1, 0));
         assert_eq!(r.event_names(), vec!["a", "b.*"]);
         dispatch(&mut r, "a", &c);
         dispatch(&mut r, "a", &c);
@@ -213,20 +198,10 @@ mod tests {
 
     #[test]
     fn full_stream_counts_and_panic_is_contained() {
-        let (mut r, c, n) = (
-            Registry::default(),
-            DispatchCounters::default(),
-            Arc::new(AtomicUsize::new(0)),
-        );
+        let (mut r, c, n) = (Registry::default(), DispatchCounters::default(), Arc::new(AtomicUsize::new(0)));
         let (tx, mut rx) = mpsc::channel(1);
         r.add(Pattern::any(), Sink::Stream(tx));
-        r.add(
-            Pattern::any(),
-            Sink::Callback {
-                f: Arc::new(|_| panic!("listener bug")),
-                once: false,
-            },
-        );
+        r.add(Pattern::any(), Sink::Callback { f: Arc::new(|_| panic!("listener bug")), once: false });
         r.add(Pattern::any(), counting(&n, false));
         dispatch(&mut r, "x", &c);
         dispatch(&mut r, "y", &c);

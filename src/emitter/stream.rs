@@ -30,11 +30,7 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new(
-        rx: mpsc::Receiver<Event>,
-        id: ListenerId,
-        listeners: Weak<Listeners>,
-    ) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Event>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
         EventStream { rx, id, listeners }
     }
 
@@ -85,11 +81,7 @@ pub struct LossStream {
 }
 
 impl LossStream {
-    pub(crate) fn new(
-        rx: mpsc::Receiver<Loss>,
-        id: ListenerId,
-        listeners: Weak<Listeners>,
-    ) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Loss>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
         LossStream { rx, id, listeners }
     }
 

@@ -39,18 +39,11 @@ impl EndpointConfig {
     /// Defaults for everything but the three settings every user meets.
     pub fn new(max_payload_size: usize, message_ttl: Duration, max_event_size: usize) -> Self {
         let mut receiver = ReceiverConfig::default();
-        receiver.reassembly = ReassemblyLimits {
-            max_event_size,
-            ttl: message_ttl,
-            ..receiver.reassembly
-        };
+        receiver.reassembly = ReassemblyLimits { max_event_size, ttl: message_ttl, ..receiver.reassembly };
         EndpointConfig {
             max_payload_size,
             max_event_size,
-            sender: SenderConfig {
-                max_payload_size,
-                ..SenderConfig::default()
-            },
+            sender: SenderConfig { max_payload_size, ..SenderConfig::default() },
             receiver,
             seed: 0,
         }
@@ -90,9 +83,7 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Endpoint").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -123,17 +114,9 @@ impl Endpoint {
     /// Queues an event payload (see [`super::payload::encode`]) and returns its sequence
     /// number. Small events share a datagram with the event queued before them when it has
     /// room; larger ones are cut into fragments.
-    pub fn send(
-        &mut self,
-        now: Instant,
-        payload: Bytes,
-        mode: DeliveryMode,
-    ) -> Result<u64, SendError> {
+    pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode) -> Result<u64, SendError> {
         if payload.len() > self.config.max_event_size {
-            return Err(SendError::TooLarge {
-                size: payload.len(),
-                max: self.config.max_event_size,
-            });
+            return Err(SendError::TooLarge { size: payload.len(), max: self.config.max_event_size });
         }
         Ok(self.outgoing.send(now, payload, mode, &mut self.stats))
     }
@@ -166,48 +149,22 @@ impl Endpoint {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += data.len() as u64;
         for frame in datagram.frames() {
-            let data = |flags, seq, fragment, bytes| DataFrame {
-                sender,
-                from,
-                flags,
-                seq,
-                fragment,
-                bytes,
-            };
+            let data = |flags, seq, fragment, bytes| DataFrame { sender, from, flags, seq, fragment, bytes };
             match frame {
-                Ok(FrameRepr::Event {
-                    flags,
-                    seq,
-                    payload,
-                }) => {
-                    self.incoming
-                        .handle_data(now, data(flags, seq, None, payload), &mut self.stats)
+                Ok(FrameRepr::Event { flags, seq, payload }) => {
+                    self.incoming.handle_data(now, data(flags, seq, None, payload), &mut self.stats)
                 }
-                Ok(FrameRepr::Fragment {
-                    flags,
-                    seq,
-                    index,
-                    count,
-                    data: bytes,
-                }) => self.incoming.handle_data(
-                    now,
-                    data(flags, seq, Some((index, count)), bytes),
-                    &mut self.stats,
-                ),
-                Ok(FrameRepr::Heartbeat { next_seq, oldest }) => self.incoming.handle_heartbeat(
-                    now,
-                    sender,
-                    from,
-                    next_seq,
-                    oldest,
-                    &mut self.stats,
-                ),
-                Ok(FrameRepr::Nack { target, entries }) if target == self.id => self
-                    .outgoing
-                    .handle_nack(now, entries.iter(), &mut self.stats),
+                Ok(FrameRepr::Fragment { flags, seq, index, count, data: bytes }) => {
+                    self.incoming.handle_data(now, data(flags, seq, Some((index, count)), bytes), &mut self.stats)
+                }
+                Ok(FrameRepr::Heartbeat { next_seq, oldest }) => {
+                    self.incoming.handle_heartbeat(now, sender, from, next_seq, oldest, &mut self.stats)
+                }
+                Ok(FrameRepr::Nack { target, entries }) if target == self.id => {
+                    self.outgoing.handle_nack(now, entries.iter(), &mut self.stats)
+                }
                 Ok(FrameRepr::Nack { target, entries }) => {
-                    self.incoming
-                        .handle_foreign_nack(now, target, entries.iter(), &mut self.stats)
+                    self.incoming.handle_foreign_nack(now, target, entries.iter(), &mut self.stats)
                 }
                 Ok(FrameRepr::Unknown { .. }) => self.stats.dropped.unknown_frame += 1,
                 Err(e) => self.count_wire_error(e),
@@ -228,10 +185,7 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.outgoing.poll_timeout(), self.incoming.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.outgoing.poll_timeout(), self.incoming.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Runs the timers that are due: NACKs, heartbeats, expiry of incomplete events.
@@ -261,8 +215,7 @@ impl Endpoint {
                 let mut bytes = Vec::with_capacity(chunk.len() * wire::frame_field::NACK_ENTRY_LEN);
                 chunk.iter().for_each(|e: &NackEntry| e.emit(&mut bytes));
                 if let Some(entries) = NackEntries::new(&bytes) {
-                    self.outgoing
-                        .push_control(FrameRepr::Nack { target, entries });
+                    self.outgoing.push_control(FrameRepr::Nack { target, entries });
                     self.stats.nacks_sent += 1;
                 }
             }

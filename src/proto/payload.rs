@@ -107,23 +107,14 @@ mod tests {
     #[test]
     fn refuses_bad_names_and_framing() {
         let mut out = Vec::new();
-        assert_eq!(
-            encode("", &EMPTY, &mut out),
-            Err(PayloadError::NameLength(0))
-        );
+        assert_eq!(encode("", &EMPTY, &mut out), Err(PayloadError::NameLength(0)));
         let long = "x".repeat(MAX_NAME_LEN + 1);
-        assert_eq!(
-            encode(&long, &EMPTY, &mut out),
-            Err(PayloadError::NameLength(1025))
-        );
+        assert_eq!(encode(&long, &EMPTY, &mut out), Err(PayloadError::NameLength(1025)));
         assert!(out.is_empty());
 
         encode("a", &EMPTY, &mut out).unwrap();
         assert!(PayloadView::parse(&out).is_ok());
-        assert_eq!(
-            PayloadView::parse(&out[..out.len() - 1]),
-            Err(PayloadError::Malformed)
-        );
+        assert_eq!(PayloadView::parse(&out[..out.len() - 1]), Err(PayloadError::Malformed));
         let mut bad_utf8 = out.clone();
         bad_utf8[2] = 0xff;
         assert_eq!(PayloadView::parse(&bad_utf8), Err(PayloadError::Malformed));

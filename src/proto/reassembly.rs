@@ -109,11 +109,7 @@ impl Reassembler {
         let key = (sender, seq);
         // Fragments other than the last are all one size, so `count - 1` of them already
         // bound the event from below.
-        let lower_bound = if index + 1 < count {
-            (count as usize - 1).saturating_mul(data.len())
-        } else {
-            data.len()
-        };
+        let lower_bound = if index + 1 < count { (count as usize - 1).saturating_mul(data.len()) } else { data.len() };
         if lower_bound > self.limits.max_event_size {
             self.remove(&key);
             stats.dropped.oversize += 1;
@@ -145,13 +141,7 @@ impl Reassembler {
         let deadline = now + self.limits.ttl;
         let partial = self.partials.entry(key).or_insert_with(|| {
             *self.per_sender.entry(sender).or_default() += 1;
-            Partial {
-                count,
-                bytes: 0,
-                fragments: BTreeMap::new(),
-                started: now,
-                deadline,
-            }
+            Partial { count, bytes: 0, fragments: BTreeMap::new(), started: now, deadline }
         });
         partial.fragments.insert(index, data.to_vec());
         partial.bytes += data.len();
@@ -174,12 +164,7 @@ impl Reassembler {
         if self.earliest_deadline.is_none_or(|d| d > now) {
             return;
         }
-        let expired: Vec<Key> = self
-            .partials
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
+        let expired: Vec<Key> = self.partials.iter().filter(|(_, p)| p.deadline <= now).map(|(k, _)| *k).collect();
         for key in expired {
             self.remove(&key);
             stats.dropped.reassembly_timeout += 1;
@@ -212,12 +197,7 @@ impl Reassembler {
 
     /// Forgets every incomplete event of `sender`.
     pub fn forget_sender(&mut self, sender: u64) {
-        let keys: Vec<Key> = self
-            .partials
-            .keys()
-            .filter(|k| k.0 == sender)
-            .copied()
-            .collect();
+        let keys: Vec<Key> = self.partials.keys().filter(|k| k.0 == sender).copied().collect();
         for key in keys {
             self.remove(&key);
         }
@@ -232,12 +212,7 @@ impl Reassembler {
 
     /// Evicts the oldest incomplete event among those `eligible`; false if there is none.
     fn evict_oldest(&mut self, eligible: impl Fn(&Key) -> bool) -> bool {
-        let oldest = self
-            .partials
-            .iter()
-            .filter(|(k, _)| eligible(k))
-            .min_by_key(|(_, p)| p.started)
-            .map(|(k, _)| *k);
+        let oldest = self.partials.iter().filter(|(k, _)| eligible(k)).min_by_key(|(_, p)| p.started).map(|(k, _)| *k);
         match oldest {
             Some(key) => self.remove(&key).is_some(),
             None => false,
@@ -272,11 +247,7 @@ mod tests {
     }
 
     fn split(payload: &[u8], chunk: usize) -> Vec<(u32, Vec<u8>)> {
-        payload
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, c)| (i as u32, c.to_vec()))
-            .collect()
+        payload.chunks(chunk).enumerate().map(|(i, c)| (i as u32, c.to_vec())).collect()
     }
 
     #[test]
@@ -287,10 +258,7 @@ mod tests {
         r.expire(t0 + Duration::from_millis(2999), &mut s);
         assert_eq!(r.in_flight(), 1);
         r.expire(t0 + Duration::from_secs(3), &mut s);
-        assert_eq!(
-            (r.in_flight(), r.bytes(), s.dropped.reassembly_timeout),
-            (0, 0, 1)
-        );
+        assert_eq!((r.in_flight(), r.bytes(), s.dropped.reassembly_timeout), (0, 0, 1));
         assert_eq!(r.next_deadline(), None);
     }
 
@@ -314,10 +282,7 @@ mod tests {
         for i in [1, 2, 5] {
             r.insert(t0, 1, 0, i, 8, b"x", &mut s);
         }
-        assert_eq!(
-            r.missing_fragments(1, 0),
-            Some(vec![(0, 1), (3, 5), (6, 8)])
-        );
+        assert_eq!(r.missing_fragments(1, 0), Some(vec![(0, 1), (3, 5), (6, 8)]));
         r.forget(1, 0);
         assert_eq!((r.missing_fragments(1, 0), r.bytes()), (None, 0));
     }
@@ -344,46 +309,20 @@ mod tests {
         r.insert(t0, 1, 0, 0, 2, &big, &mut s);
         r.insert(t0 + Duration::from_millis(1), 2, 0, 0, 2, &big, &mut s);
         assert_eq!(r.bytes(), 18_000);
-        r.insert(
-            t0 + Duration::from_millis(2),
-            3,
-            0,
-            0,
-            2,
-            &big[..5_000],
-            &mut s,
-        );
+        r.insert(t0 + Duration::from_millis(2), 3, 0, 0, 2, &big[..5_000], &mut s);
         assert_eq!((r.bytes(), s.dropped.reassembly_evicted), (14_000, 1));
     }
 
     #[test]
     fn oversize_and_inconsistent_counts_are_refused() {
         let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
-        assert_eq!(
-            r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s),
-            Outcome::Oversize
-        );
-        assert_eq!(
-            r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s),
-            Outcome::Incomplete
-        );
-        assert_eq!(
-            r.insert(t0, 1, 1, 1, 4, &[0; 100], &mut s),
-            Outcome::Malformed
-        );
-        assert_eq!(
-            r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s),
-            Outcome::Duplicate
-        );
-        assert_eq!(
-            r.insert(t0, 1, 1, 2, 3, &[0; 9_950], &mut s),
-            Outcome::Oversize
-        );
+        assert_eq!(r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s), Outcome::Oversize);
+        assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Incomplete);
+        assert_eq!(r.insert(t0, 1, 1, 1, 4, &[0; 100], &mut s), Outcome::Malformed);
+        assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Duplicate);
+        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[0; 9_950], &mut s), Outcome::Oversize);
         assert_eq!((r.in_flight(), r.bytes()), (0, 0));
-        assert_eq!(
-            (s.dropped.oversize, s.dropped.malformed, s.dropped.duplicate),
-            (2, 1, 1)
-        );
+        assert_eq!((s.dropped.oversize, s.dropped.malformed, s.dropped.duplicate), (2, 1, 1));
     }
 
     proptest! {

@@ -22,11 +22,7 @@ use super::wire::{self, NACK_WHOLE, NackEntry};
 pub const JOIN_HISTORY: u64 = 64;
 
 fn stream_start(first_heard: u64) -> u64 {
-    if first_heard < JOIN_HISTORY {
-        0
-    } else {
-        first_heard
-    }
+    if first_heard < JOIN_HISTORY { 0 } else { first_heard }
 }
 
 /// Settings of the receiving half.
@@ -184,11 +180,7 @@ impl Incoming {
         stats: &mut Stats,
     ) -> &mut Peer {
         if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
-            let stalest = self
-                .peers
-                .iter()
-                .min_by_key(|(_, p)| p.last_heard)
-                .map(|(id, _)| *id);
+            let stalest = self.peers.iter().min_by_key(|(_, p)| p.last_heard).map(|(id, _)| *id);
             if let Some(id) = stalest {
                 self.forget(id);
                 stats.dropped.sender_evicted += 1;
@@ -206,10 +198,7 @@ impl Incoming {
             held: BTreeMap::new(),
             held_bytes: 0,
             missing: BTreeMap::new(),
-            stats: PeerStats {
-                sender,
-                ..PeerStats::default()
-            },
+            stats: PeerStats { sender, ..PeerStats::default() },
         });
         peer.last_heard = now;
         peer.addr = from;
@@ -252,15 +241,10 @@ impl Incoming {
         }
         let payload = match f.fragment {
             None => f.bytes.to_vec(),
-            Some((index, count)) => {
-                match self
-                    .reassembly
-                    .insert(now, f.sender, f.seq, index, count, f.bytes, stats)
-                {
-                    Outcome::Complete(p) => p,
-                    _ => return,
-                }
-            }
+            Some((index, count)) => match self.reassembly.insert(now, f.sender, f.seq, index, count, f.bytes, stats) {
+                Outcome::Complete(p) => p,
+                _ => return,
+            },
         };
         self.complete(f.sender, f.from, f.seq, f.flags, payload, stats);
         self.enforce_bounds(f.sender, stats);
@@ -277,13 +261,12 @@ impl Incoming {
         let key_seq = f.seq | (1 << 63);
         let payload = match f.fragment {
             None => f.bytes.to_vec(),
-            Some((index, count)) => match self
-                .reassembly
-                .insert(now, f.sender, key_seq, index, count, f.bytes, stats)
-            {
-                Outcome::Complete(p) => p,
-                _ => return,
-            },
+            Some((index, count)) => {
+                match self.reassembly.insert(now, f.sender, key_seq, index, count, f.bytes, stats) {
+                    Outcome::Complete(p) => p,
+                    _ => return,
+                }
+            }
         };
         let Ok(view) = PayloadView::parse(&payload) else {
             stats.dropped.malformed += 1;
@@ -293,13 +276,7 @@ impl Incoming {
             peer.best_effort.mark(f.seq);
         }
         self.push_delivery(
-            Delivery {
-                sender: f.sender,
-                from: f.from,
-                seq: f.seq,
-                payload: Bytes::from(payload),
-                view,
-            },
+            Delivery { sender: f.sender, from: f.from, seq: f.seq, payload: Bytes::from(payload), view },
             stats,
         );
     }
@@ -321,13 +298,7 @@ impl Incoming {
         let mut scheduled = false;
         for seq in peer.known_end.max(peer.next_expected)..end {
             if peer.done.status(seq) == SeqStatus::Fresh {
-                peer.missing.insert(
-                    seq,
-                    Missing {
-                        next_at: first_nack,
-                        tries: 0,
-                    },
-                );
+                peer.missing.insert(seq, Missing { next_at: first_nack, tries: 0 });
                 stats.gaps_detected += 1;
                 scheduled = true;
             }
@@ -351,9 +322,7 @@ impl Incoming {
         let kept = peer.held.split_off(&floor);
         let below = std::mem::replace(&mut peer.held, kept);
         let kept = peer.missing.split_off(&floor);
-        let lost_tracked: Vec<u64> = std::mem::replace(&mut peer.missing, kept)
-            .into_keys()
-            .collect();
+        let lost_tracked: Vec<u64> = std::mem::replace(&mut peer.missing, kept).into_keys().collect();
         let untracked = peer.known_end.clamp(first, floor)..floor;
         peer.next_expected = floor;
         peer.known_end = peer.known_end.max(floor);
@@ -372,23 +341,11 @@ impl Incoming {
 
     fn random_nack_delay(&mut self) -> Duration {
         let max = self.config.nack_delay_max.as_micros() as u64;
-        Duration::from_micros(if max == 0 {
-            0
-        } else {
-            self.rng.random_range(0..=max)
-        })
+        Duration::from_micros(if max == 0 { 0 } else { self.rng.random_range(0..=max) })
     }
 
     /// A reliable event is whole: deliver it, or hold it until the events before it are in.
-    fn complete(
-        &mut self,
-        sender: u64,
-        from: SocketAddr,
-        seq: u64,
-        flags: u8,
-        payload: Vec<u8>,
-        stats: &mut Stats,
-    ) {
+    fn complete(&mut self, sender: u64, from: SocketAddr, seq: u64, flags: u8, payload: Vec<u8>, stats: &mut Stats) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
@@ -408,13 +365,7 @@ impl Incoming {
             stats.gaps_recovered += 1;
             peer.stats.gaps_recovered += 1;
         }
-        let delivery = Delivery {
-            sender,
-            from,
-            seq,
-            payload: Bytes::from(payload),
-            view,
-        };
+        let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view };
         if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
             self.push_delivery(delivery, stats);
         } else {
@@ -492,11 +443,7 @@ impl Incoming {
         }
         match self.losses.back_mut() {
             Some(l) if l.sender == sender && l.last + 1 == first => l.last = last,
-            _ => self.losses.push_back(Loss {
-                sender,
-                first,
-                last,
-            }),
+            _ => self.losses.push_back(Loss { sender, first, last }),
         }
     }
 
@@ -570,17 +517,9 @@ impl Incoming {
                 next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
                 match self.reassembly.missing_fragments(sender, seq) {
                     Some(ranges) => {
-                        entries.extend(ranges.into_iter().map(|(first, end)| NackEntry {
-                            seq,
-                            first,
-                            end,
-                        }))
+                        entries.extend(ranges.into_iter().map(|(first, end)| NackEntry { seq, first, end }))
                     }
-                    None => entries.push(NackEntry {
-                        seq,
-                        first: 0,
-                        end: NACK_WHOLE,
-                    }),
+                    None => entries.push(NackEntry { seq, first: 0, end: NACK_WHOLE }),
                 }
             }
             if !entries.is_empty() {
@@ -612,15 +551,8 @@ impl Incoming {
 
     /// When the receiving half next needs the clock.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peer_expiry = self
-            .peers
-            .values()
-            .map(|p| p.last_heard + self.config.peer_timeout)
-            .min();
-        [self.nack_due, self.reassembly.next_deadline(), peer_expiry]
-            .into_iter()
-            .flatten()
-            .min()
+        let peer_expiry = self.peers.values().map(|p| p.last_heard + self.config.peer_timeout).min();
+        [self.nack_due, self.reassembly.next_deadline(), peer_expiry].into_iter().flatten().min()
     }
 
     /// The next event to hand to the application.

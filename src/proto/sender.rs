@@ -179,13 +179,7 @@ impl Outgoing {
     }
 
     /// Queues an event; see [`super::Endpoint::send`].
-    pub fn send(
-        &mut self,
-        now: Instant,
-        payload: Bytes,
-        mode: DeliveryMode,
-        stats: &mut Stats,
-    ) -> u64 {
+    pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode, stats: &mut Stats) -> u64 {
         let flags = mode.frame_flags();
         let seq = if mode == DeliveryMode::BestEffort {
             self.next_best_effort_seq += 1;
@@ -199,13 +193,7 @@ impl Outgoing {
         stats.events_out += 1;
         if mode != DeliveryMode::BestEffort {
             self.retransmit_bytes += payload.len();
-            self.retransmit.push_back(Sent {
-                seq,
-                flags,
-                payload,
-                sent_at: now,
-                repaired: HashMap::new(),
-            });
+            self.retransmit.push_back(Sent { seq, flags, payload, sent_at: now, repaired: HashMap::new() });
             // After a pause the heartbeats start again at their fastest; while sending goes
             // on they keep their schedule, so receivers hear of the latest event in time.
             let soon = now + self.config.heartbeat_min;
@@ -222,9 +210,7 @@ impl Outgoing {
         if wire::HEADER_LEN + wire::EVENT_OVERHEAD + payload.len() <= config.max_payload_size {
             vec![payload]
         } else {
-            payload
-                .chunks(config.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD)
-                .collect()
+            payload.chunks(config.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD).collect()
         }
     }
 
@@ -232,53 +218,22 @@ impl Outgoing {
     /// fragments it took (0 for a whole-event frame).
     fn push_event(&mut self, parts: &[&[u8]], seq: u64, flags: u8, repair: bool) -> u64 {
         let max = self.config.max_payload_size;
-        let flags = if repair {
-            flags | wire::FRAME_RETRANSMIT
-        } else {
-            flags
-        };
-        let queue = if repair {
-            &mut self.control
-        } else {
-            &mut self.data
-        };
+        let flags = if repair { flags | wire::FRAME_RETRANSMIT } else { flags };
+        let queue = if repair { &mut self.control } else { &mut self.data };
         if let [payload] = parts {
-            queue.push(
-                self.id,
-                max,
-                FrameRepr::Event {
-                    flags,
-                    seq,
-                    payload,
-                },
-            );
+            queue.push(self.id, max, FrameRepr::Event { flags, seq, payload });
             return 0;
         }
         let count = parts.len() as u32;
         for (index, data) in parts.iter().enumerate() {
-            queue.push(
-                self.id,
-                max,
-                FrameRepr::Fragment {
-                    flags,
-                    seq,
-                    index: index as u32,
-                    count,
-                    data,
-                },
-            );
+            queue.push(self.id, max, FrameRepr::Fragment { flags, seq, index: index as u32, count, data });
         }
         u64::from(count)
     }
 
     /// Answers a NACK addressed to this sender: queues the repairs it can make, at most once
     /// per item per `repair_holdoff`, and a heartbeat when something asked for is gone.
-    pub fn handle_nack(
-        &mut self,
-        now: Instant,
-        entries: impl Iterator<Item = NackEntry>,
-        stats: &mut Stats,
-    ) {
+    pub fn handle_nack(&mut self, now: Instant, entries: impl Iterator<Item = NackEntry>, stats: &mut Stats) {
         stats.nacks_received += 1;
         for entry in entries {
             if entry.seq >= self.next_seq {
@@ -287,9 +242,7 @@ impl Outgoing {
             let oldest = self.oldest_available();
             if entry.seq < oldest {
                 stats.repairs_unavailable += 1;
-                let due = self
-                    .last_gone_heartbeat
-                    .is_none_or(|t| now >= t + self.config.repair_holdoff);
+                let due = self.last_gone_heartbeat.is_none_or(|t| now >= t + self.config.repair_holdoff);
                 if due {
                     self.last_gone_heartbeat = Some(now);
                     self.push_heartbeat();
@@ -346,18 +299,13 @@ impl Outgoing {
     }
 
     fn push_heartbeat(&mut self) {
-        let frame = FrameRepr::Heartbeat {
-            next_seq: self.next_seq,
-            oldest: self.oldest_available(),
-        };
-        self.control
-            .push(self.id, self.config.max_payload_size, frame);
+        let frame = FrameRepr::Heartbeat { next_seq: self.next_seq, oldest: self.oldest_available() };
+        self.control.push(self.id, self.config.max_payload_size, frame);
     }
 
     /// Queues a control frame (a NACK of the receiving half).
     pub fn push_control(&mut self, frame: FrameRepr<'_>) {
-        self.control
-            .push(self.id, self.config.max_payload_size, frame);
+        self.control.push(self.id, self.config.max_payload_size, frame);
     }
 
     /// False while the send queue or the retransmit buffer is full; `emit` waits then.
@@ -383,9 +331,7 @@ impl Outgoing {
             let age = now.saturating_duration_since(front.sent_at);
             let over = self.retransmit.len() >= self.config.retransmit_max_events
                 || self.retransmit_bytes >= self.config.retransmit_max_bytes;
-            if age >= self.config.retransmit_max_age
-                || (over && age >= self.config.retransmit_min_hold)
-            {
+            if age >= self.config.retransmit_max_age || (over && age >= self.config.retransmit_min_hold) {
                 self.retransmit_bytes -= front.payload.len();
                 self.retransmit.pop_front();
             } else {
@@ -404,9 +350,7 @@ impl Outgoing {
         let len = self.control.front_len().or_else(|| self.data.front_len())?;
         if let Some(rate) = self.config.pace_bytes_per_sec {
             let burst = Self::burst(&self.config);
-            let elapsed = self
-                .tokens_at
-                .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+            let elapsed = self.tokens_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
             self.tokens = (self.tokens + elapsed * rate as f64).min(burst);
             self.tokens_at = Some(now);
             if self.tokens < len as f64 {
@@ -414,11 +358,7 @@ impl Outgoing {
             }
             self.tokens -= len as f64;
         }
-        if self.control.front_len().is_some() {
-            self.control.pop()
-        } else {
-            self.data.pop()
-        }
+        if self.control.front_len().is_some() { self.control.pop() } else { self.data.pop() }
     }
 
     /// When the sender next needs the clock: a heartbeat, pacing, or an eviction that frees

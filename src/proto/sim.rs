@@ -94,10 +94,7 @@ impl SimNet {
             nodes: (0..n)
                 .map(|i| {
                     Endpoint::new(
-                        EndpointConfig {
-                            seed: seed.wrapping_add(i as u64),
-                            ..config.clone()
-                        },
+                        EndpointConfig { seed: seed.wrapping_add(i as u64), ..config.clone() },
                         1000 + i as u64,
                     )
                 })
@@ -123,12 +120,7 @@ impl SimNet {
     pub fn emit(&mut self, node: usize, name: &str, size: usize, mode: DeliveryMode) {
         let doc = bson::doc! { "0": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![node as u8; size] } };
         let mut p = Vec::new();
-        payload::encode(
-            name,
-            &bson::serialize_to_vec(&doc).unwrap_or_default(),
-            &mut p,
-        )
-        .unwrap_or_default();
+        payload::encode(name, &bson::serialize_to_vec(&doc).unwrap_or_default(), &mut p).unwrap_or_default();
         self.sent_at.insert((node, name.to_owned()), self.now);
         let now = self.now;
         let _ = self.nodes[node].send(now, Bytes::from(p), mode);
@@ -164,27 +156,14 @@ impl SimNet {
             self.dropped += 1;
             return;
         }
-        let copies = if self.rng.random_bool(imp.duplicate) {
-            2
-        } else {
-            1
-        };
+        let copies = if self.rng.random_bool(imp.duplicate) { 2 } else { 1 };
         for _ in 0..copies {
             let jitter = imp.jitter.as_micros() as u64;
-            let extra = if jitter == 0 {
-                0
-            } else {
-                self.rng.random_range(0..=jitter)
-            };
+            let extra = if jitter == 0 { 0 } else { self.rng.random_range(0..=jitter) };
             let at = self.now + imp.base_delay + Duration::from_micros(extra);
             self.order += 1;
             self.carried += 1;
-            self.queue.push(Reverse(InFlight {
-                at,
-                order: self.order,
-                to,
-                bytes: bytes.to_vec(),
-            }));
+            self.queue.push(Reverse(InFlight { at, order: self.order, to, bytes: bytes.to_vec() }));
         }
     }
 
@@ -237,16 +216,8 @@ impl SimNet {
         while let Some(d) = self.nodes[i].poll_event() {
             let from_node = (d.sender - 1000) as usize;
             let name = d.view.name(&d.payload).to_owned();
-            let sent = self
-                .sent_at
-                .get(&(from_node, name.clone()))
-                .copied()
-                .unwrap_or(self.now);
-            self.seen[i].push(Seen {
-                from_node,
-                name,
-                latency: self.now.saturating_duration_since(sent),
-            });
+            let sent = self.sent_at.get(&(from_node, name.clone())).copied().unwrap_or(self.now);
+            self.seen[i].push(Seen { from_node, name, latency: self.now.saturating_duration_since(sent) });
         }
         while let Some(l) = self.nodes[i].poll_loss() {
             self.lost[i].push(((l.sender - 1000) as usize, l.count()));

@@ -12,11 +12,7 @@ const RELIABLE: DeliveryMode = DeliveryMode::Reliable;
 
 /// Each sender's events, as seen by `node`, in delivery order.
 fn names_from(net: &SimNet, node: usize, sender: usize) -> Vec<String> {
-    net.seen[node]
-        .iter()
-        .filter(|s| s.from_node == sender)
-        .map(|s| s.name.clone())
-        .collect()
+    net.seen[node].iter().filter(|s| s.from_node == sender).map(|s| s.name.clone()).collect()
 }
 
 fn expected(prefix: &str, n: usize) -> Vec<String> {
@@ -25,24 +21,13 @@ fn expected(prefix: &str, n: usize) -> Vec<String> {
 
 /// Two senders emit `small` small events and `big` 64 KB events each; every node must get
 /// every other node's events exactly once, in order.
-fn exact_in_order(
-    seed: u64,
-    imp: Impairment,
-    nodes: usize,
-    senders: usize,
-    small: usize,
-    big: usize,
-) -> SimNet {
+fn exact_in_order(seed: u64, imp: Impairment, nodes: usize, senders: usize, small: usize, big: usize) -> SimNet {
     let mut net = SimNet::new(seed, nodes, EndpointConfig::default(), imp);
     let total = small + big;
     for i in 0..total {
         for s in 0..senders {
             let size =
-                if i % (total / big.max(1)).max(1) == 0 && i / (total / big.max(1)).max(1) < big {
-                    64_000
-                } else {
-                    60
-                };
+                if i % (total / big.max(1)).max(1) == 0 && i / (total / big.max(1)).max(1) < big { 64_000 } else { 60 };
             net.emit(s, &format!("s{s}e{i}"), size, RELIABLE);
         }
         net.run_for(Duration::from_micros(200));
@@ -59,17 +44,9 @@ fn exact_in_order(
                 "seed {seed}: node {node} from {s}"
             );
         }
-        assert!(
-            net.lost[node].is_empty(),
-            "seed {seed}: node {node} reported losses {:?}",
-            net.lost[node]
-        );
+        assert!(net.lost[node].is_empty(), "seed {seed}: node {node} reported losses {:?}", net.lost[node]);
         let st = net.nodes[node].stats(net.now);
-        assert_eq!(
-            (st.missing_events, st.held_events, st.reassembly_in_flight),
-            (0, 0, 0),
-            "seed {seed}: {st:?}"
-        );
+        assert_eq!((st.missing_events, st.held_events, st.reassembly_in_flight), (0, 0, 0), "seed {seed}: {st:?}");
     }
     net
 }
@@ -77,11 +54,7 @@ fn exact_in_order(
 #[test]
 fn duplication_and_reordering_deliver_once_in_order() {
     for seed in 0..5 {
-        let imp = Impairment {
-            duplicate: 0.3,
-            jitter: Duration::from_millis(3),
-            ..Impairment::default()
-        };
+        let imp = Impairment { duplicate: 0.3, jitter: Duration::from_millis(3), ..Impairment::default() };
         let mut net = exact_in_order(seed, imp, 3, 2, 100, 5);
         assert!(net.nodes[2].stats(net.now).dropped.duplicate > 0);
     }
@@ -90,27 +63,17 @@ fn duplication_and_reordering_deliver_once_in_order() {
 #[test]
 fn twenty_percent_loss_everything_repaired_in_order() {
     for seed in 0..3 {
-        let imp = Impairment {
-            loss: 0.2,
-            duplicate: 0.05,
-            jitter: Duration::from_micros(500),
-            ..Impairment::default()
-        };
+        let imp =
+            Impairment { loss: 0.2, duplicate: 0.05, jitter: Duration::from_micros(500), ..Impairment::default() };
         let mut net = exact_in_order(seed, imp, 4, 2, 200, 10);
-        let recovered: u64 = (0..4)
-            .map(|n| net.nodes[n].stats(net.now).gaps_recovered)
-            .sum();
+        let recovered: u64 = (0..4).map(|n| net.nodes[n].stats(net.now).gaps_recovered).sum();
         assert!(recovered > 0 && net.dropped > 0);
     }
 }
 
 #[test]
 fn bursty_loss_is_repaired() {
-    let imp = Impairment {
-        loss: 0.01,
-        burst: Some((0.02, 0.3)),
-        ..Impairment::default()
-    };
+    let imp = Impairment { loss: 0.01, burst: Some((0.02, 0.3)), ..Impairment::default() };
     exact_in_order(9, imp, 3, 1, 300, 5);
 }
 
@@ -120,12 +83,7 @@ fn small_events_are_packed_into_few_datagrams() {
     let now = Instant::now();
     for i in 0..100u8 {
         let mut p = Vec::new();
-        payload::encode(
-            "tick",
-            &[5 + 7, 0, 0, 0, 0x10, b'0', 0, i, 0, 0, 0, 0],
-            &mut p,
-        )
-        .unwrap();
+        payload::encode("tick", &[5 + 7, 0, 0, 0, 0x10, b'0', 0, i, 0, 0, 0, 0], &mut p).unwrap();
         a.send(now, Bytes::from(p), RELIABLE).unwrap();
     }
     let mut datagrams = 0;
@@ -139,10 +97,7 @@ fn small_events_are_packed_into_few_datagrams() {
 #[test]
 fn loss_of_the_last_datagram_is_found_by_heartbeat() {
     let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
-    let (mut a, mut b) = (
-        Endpoint::new(EndpointConfig::default(), 1),
-        Endpoint::new(EndpointConfig::default(), 2),
-    );
+    let (mut a, mut b) = (Endpoint::new(EndpointConfig::default(), 1), Endpoint::new(EndpointConfig::default(), 2));
     let mut now = Instant::now();
     let mut p = Vec::new();
     payload::encode("first", &[5, 0, 0, 0, 0], &mut p).unwrap();
@@ -158,11 +113,7 @@ fn loss_of_the_last_datagram_is_found_by_heartbeat() {
     assert!(b.poll_event().is_none());
     // run both until b has "last": heartbeat -> NACK -> repair
     for _ in 0..100 {
-        now = [a.poll_timeout(), b.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap();
+        now = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().unwrap();
         a.handle_timeout(now);
         b.handle_timeout(now);
         while let Some(t) = a.poll_transmit(now) {
@@ -188,10 +139,7 @@ fn unrepairable_loss_is_reported_never_silent() {
     let mut config = EndpointConfig::default();
     config.sender.retransmit_max_age = Duration::ZERO;
     config.sender.retransmit_min_hold = Duration::ZERO;
-    let imp = Impairment {
-        loss: 0.3,
-        ..Impairment::default()
-    };
+    let imp = Impairment { loss: 0.3, ..Impairment::default() };
     let mut net = SimNet::new(3, 3, config, imp);
     for i in 0..300 {
         net.emit(0, &format!("e{i}"), 100, RELIABLE);
@@ -201,17 +149,10 @@ fn unrepairable_loss_is_reported_never_silent() {
     for node in 1..3 {
         let got = names_from(&net, node, 0);
         let lost: u64 = net.lost[node].iter().map(|(_, n)| n).sum();
-        assert_eq!(
-            got.len() as u64 + lost,
-            300,
-            "node {node}: every event delivered or reported"
-        );
+        assert_eq!(got.len() as u64 + lost, 300, "node {node}: every event delivered or reported");
         assert!(lost > 0);
         let order: Vec<usize> = got.iter().map(|n| n[1..].parse().unwrap()).collect();
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "in order despite the gaps"
-        );
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "in order despite the gaps");
         assert_eq!(net.nodes[node].stats(net.now).events_lost, lost);
     }
 }
@@ -229,27 +170,15 @@ fn late_joiner_starts_at_the_current_sequence() {
         net.run_for(Duration::from_millis(1));
     }
     net.run_for(Duration::from_secs(1));
-    let after: Vec<_> = net.seen[1]
-        .iter()
-        .skip(100)
-        .map(|s| s.name.clone())
-        .collect();
+    let after: Vec<_> = net.seen[1].iter().skip(100).map(|s| s.name.clone()).collect();
     assert_eq!(after, expected("e", 110)[100..].to_vec());
     let s = net.nodes[1].stats(net.now);
-    assert_eq!(
-        (s.nacks_sent, s.events_lost),
-        (0, 0),
-        "no history asked for"
-    );
+    assert_eq!((s.nacks_sent, s.events_lost), (0, 0), "no history asked for");
 }
 
 #[test]
 fn best_effort_is_never_repaired_and_unordered_is_repaired() {
-    let imp = Impairment {
-        loss: 0.2,
-        jitter: Duration::from_millis(2),
-        ..Impairment::default()
-    };
+    let imp = Impairment { loss: 0.2, jitter: Duration::from_millis(2), ..Impairment::default() };
     let mut net = SimNet::new(5, 2, EndpointConfig::default(), imp);
     for i in 0..200 {
         net.emit(0, &format!("b{i}"), 10, DeliveryMode::BestEffort);
@@ -260,11 +189,7 @@ fn best_effort_is_never_repaired_and_unordered_is_repaired() {
     let got = names_from(&net, 1, 0);
     let best: Vec<_> = got.iter().filter(|n| n.starts_with('b')).collect();
     let mut unordered: Vec<_> = got.iter().filter(|n| n.starts_with('u')).cloned().collect();
-    assert!(
-        best.len() < 200 && best.len() > 100,
-        "best effort: {} of 200",
-        best.len()
-    );
+    assert!(best.len() < 200 && best.len() > 100, "best effort: {} of 200", best.len());
     unordered.sort_by_key(|n| n[1..].parse::<u32>().unwrap());
     assert_eq!(unordered, expected("u", 200));
     assert!(net.lost[1].is_empty());
@@ -279,10 +204,7 @@ fn full_retransmit_buffer_applies_backpressure() {
         assert!(net.can_send(0));
         net.emit(0, &format!("e{i}"), 10, RELIABLE);
     }
-    assert!(
-        !net.can_send(0),
-        "full until the oldest has been held long enough"
-    );
+    assert!(!net.can_send(0), "full until the oldest has been held long enough");
     net.run_for(Duration::from_millis(600));
     assert!(net.can_send(0));
     assert_eq!(net.nodes[0].stats(net.now).backpressure_waits, 1);
@@ -291,10 +213,7 @@ fn full_retransmit_buffer_applies_backpressure() {
 #[test]
 fn nack_suppression_keeps_repairs_near_one_per_loss() {
     // the same datagram lost by every receiver: one NACK should answer for all
-    let imp = Impairment {
-        loss: 0.1,
-        ..Impairment::default()
-    };
+    let imp = Impairment { loss: 0.1, ..Impairment::default() };
     let mut net = SimNet::new(11, 4, EndpointConfig::default(), imp);
     for i in 0..2000 {
         net.emit(0, &format!("e{i}"), 200, RELIABLE);
@@ -303,11 +222,7 @@ fn nack_suppression_keeps_repairs_near_one_per_loss() {
     net.run_for(Duration::from_secs(5));
     let repairs = net.nodes[0].stats(net.now).repairs_sent as f64;
     let ratio = repairs / net.dropped as f64;
-    assert!(
-        ratio <= 2.0,
-        "{repairs} repairs for {} lost datagrams",
-        net.dropped
-    );
+    assert!(ratio <= 2.0, "{repairs} repairs for {} lost datagrams", net.dropped);
     for node in 1..4 {
         assert_eq!(names_from(&net, node, 0), expected("e", 2000));
     }

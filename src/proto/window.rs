@@ -35,10 +35,7 @@ pub struct SeqWindow {
 
 impl Default for SeqWindow {
     fn default() -> Self {
-        SeqWindow {
-            highest: None,
-            bits: [0; WORDS],
-        }
+        SeqWindow { highest: None, bits: [0; WORDS] }
     }
 }
 

@@ -185,9 +185,7 @@ impl<'a> Datagram<'a> {
 
     /// The frames, in order.
     pub fn frames(&self) -> Frames<'a> {
-        Frames {
-            rest: &self.buffer[field::FRAMES..],
-        }
+        Frames { rest: &self.buffer[field::FRAMES..] }
     }
 
     /// Writes a plaintext header for `sender_id` at the end of `out`.
@@ -348,9 +346,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Event { payload, .. } => EVENT_OVERHEAD + payload.len(),
             FrameRepr::Fragment { data, .. } => FRAGMENT_OVERHEAD + data.len(),
             FrameRepr::Heartbeat { .. } => FRAME_HEADER_LEN + frame_field::HEARTBEAT_LEN,
-            FrameRepr::Nack { entries, .. } => {
-                FRAME_HEADER_LEN + frame_field::NACK_ENTRIES + entries.bytes.len()
-            }
+            FrameRepr::Nack { entries, .. } => FRAME_HEADER_LEN + frame_field::NACK_ENTRIES + entries.bytes.len(),
             FrameRepr::Unknown { .. } => FRAME_HEADER_LEN,
         }
     }
@@ -375,13 +371,7 @@ impl<'a> FrameRepr<'a> {
                 out.extend_from_slice(&seq.to_be_bytes());
                 out.extend_from_slice(payload);
             }
-            FrameRepr::Fragment {
-                seq,
-                index,
-                count,
-                data,
-                ..
-            } => {
+            FrameRepr::Fragment { seq, index, count, data, .. } => {
                 out.extend_from_slice(&seq.to_be_bytes());
                 out.extend_from_slice(&index.to_be_bytes());
                 out.extend_from_slice(&count.to_be_bytes());
@@ -431,8 +421,7 @@ impl<'a> NackEntries<'a> {
     /// Wraps entries written with [`NackEntry::emit`]; `None` unless a non-empty multiple
     /// of the entry length.
     pub fn new(bytes: &'a [u8]) -> Option<Self> {
-        (!bytes.is_empty() && bytes.len() % frame_field::NACK_ENTRY_LEN == 0)
-            .then_some(NackEntries { bytes })
+        (!bytes.is_empty() && bytes.len() % frame_field::NACK_ENTRY_LEN == 0).then_some(NackEntries { bytes })
     }
 
     /// How many entries.
@@ -447,13 +436,11 @@ impl<'a> NackEntries<'a> {
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = NackEntry> + 'a {
-        self.bytes
-            .chunks_exact(frame_field::NACK_ENTRY_LEN)
-            .map(|e| NackEntry {
-                seq: be_u64(&e[0..8]),
-                first: be_u32(&e[8..12]),
-                end: be_u32(&e[12..16]),
-            })
+        self.bytes.chunks_exact(frame_field::NACK_ENTRY_LEN).map(|e| NackEntry {
+            seq: be_u64(&e[0..8]),
+            first: be_u32(&e[8..12]),
+            end: be_u32(&e[12..16]),
+        })
     }
 }
 
@@ -474,24 +461,11 @@ mod tests {
     #[test]
     fn roundtrip_event_and_fragment() {
         let frames = [
-            FrameRepr::Event {
-                flags: FRAME_UNORDERED,
-                seq: 9,
-                payload: b"abc",
-            },
-            FrameRepr::Fragment {
-                flags: 0,
-                seq: 10,
-                index: 1,
-                count: 3,
-                data: b"zz",
-            },
+            FrameRepr::Event { flags: FRAME_UNORDERED, seq: 9, payload: b"abc" },
+            FrameRepr::Fragment { flags: 0, seq: 10, index: 1, count: 3, data: b"zz" },
         ];
         let buf = datagram(&frames);
-        assert_eq!(
-            buf.len(),
-            HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>()
-        );
+        assert_eq!(buf.len(), HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>());
         let d = Datagram::new_checked(&buf[..]).unwrap();
         assert_eq!(d.sender_id(), 0xdead_beef);
         let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
@@ -500,52 +474,26 @@ mod tests {
 
     #[test]
     fn refuses_foreign_and_other_versions() {
-        assert_eq!(
-            Datagram::new_checked(b"").unwrap_err(),
-            WireError::Malformed
-        );
-        assert_eq!(
-            Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(),
-            WireError::BadMagic
-        );
+        assert_eq!(Datagram::new_checked(b"").unwrap_err(), WireError::Malformed);
+        assert_eq!(Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(), WireError::BadMagic);
         let mut buf = datagram(&[]);
         buf[field::VERSION] = 2;
-        assert_eq!(
-            Datagram::new_checked(&buf[..]).unwrap_err(),
-            WireError::BadVersion(2)
-        );
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::BadVersion(2));
         buf[field::VERSION] = VERSION;
         buf[field::FLAGS] = 0x80;
-        assert_eq!(
-            Datagram::new_checked(&buf[..]).unwrap_err(),
-            WireError::UnsupportedFlags(0x80)
-        );
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::UnsupportedFlags(0x80));
         buf[field::FLAGS] = FLAG_SEALED;
-        assert_eq!(
-            Datagram::new_checked(&buf[..]).unwrap_err(),
-            WireError::SealedWithoutKey
-        );
-        assert_eq!(
-            Datagram::new_checked(&buf[..8]).unwrap_err(),
-            WireError::SealedWithoutKey
-        );
+        assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::SealedWithoutKey);
+        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::SealedWithoutKey);
         buf[field::FLAGS] = 0;
-        assert_eq!(
-            Datagram::new_checked(&buf[..8]).unwrap_err(),
-            WireError::Malformed
-        );
+        assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::Malformed);
     }
 
     #[test]
     fn unknown_frames_are_skipped_and_bad_fragments_refused() {
         let mut buf = datagram(&[]);
         buf.extend_from_slice(&[0x7f, 0, 0, 2, 1, 2]);
-        FrameRepr::Event {
-            flags: 0,
-            seq: 1,
-            payload: b"p",
-        }
-        .emit(&mut buf);
+        FrameRepr::Event { flags: 0, seq: 1, payload: b"p" }.emit(&mut buf);
         let d = Datagram::new_checked(&buf[..]).unwrap();
         let got: Vec<_> = d.frames().collect();
         assert_eq!(got[0], Ok(FrameRepr::Unknown { kind: 0x7f }));
@@ -560,84 +508,35 @@ mod tests {
             let mut frame = vec![TYPE_FRAGMENT, 0];
             frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
             frame.extend_from_slice(&body);
-            assert_eq!(
-                FrameRepr::parse(&frame),
-                Err(WireError::Malformed),
-                "{index}/{count}"
-            );
+            assert_eq!(FrameRepr::parse(&frame), Err(WireError::Malformed), "{index}/{count}");
         }
     }
 
     #[test]
     fn control_frames_roundtrip() {
         let mut entries = Vec::new();
-        NackEntry {
-            seq: 5,
-            first: 0,
-            end: NACK_WHOLE,
-        }
-        .emit(&mut entries);
-        NackEntry {
-            seq: 6,
-            first: 2,
-            end: 4,
-        }
-        .emit(&mut entries);
+        NackEntry { seq: 5, first: 0, end: NACK_WHOLE }.emit(&mut entries);
+        NackEntry { seq: 6, first: 2, end: 4 }.emit(&mut entries);
         let frames = [
-            FrameRepr::Heartbeat {
-                next_seq: 10,
-                oldest: 3,
-            },
-            FrameRepr::Nack {
-                target: 77,
-                entries: NackEntries::new(&entries).unwrap(),
-            },
+            FrameRepr::Heartbeat { next_seq: 10, oldest: 3 },
+            FrameRepr::Nack { target: 77, entries: NackEntries::new(&entries).unwrap() },
         ];
         let buf = datagram(&frames);
         let d = Datagram::new_checked(&buf[..]).unwrap();
         let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
         assert_eq!(got, frames);
-        let FrameRepr::Nack {
-            entries: parsed, ..
-        } = got[1]
-        else {
-            unreachable!()
-        };
+        let FrameRepr::Nack { entries: parsed, .. } = got[1] else { unreachable!() };
         let list: Vec<_> = parsed.iter().collect();
-        assert_eq!(
-            list,
-            [
-                NackEntry {
-                    seq: 5,
-                    first: 0,
-                    end: NACK_WHOLE
-                },
-                NackEntry {
-                    seq: 6,
-                    first: 2,
-                    end: 4
-                }
-            ]
-        );
+        assert_eq!(list, [NackEntry { seq: 5, first: 0, end: NACK_WHOLE }, NackEntry { seq: 6, first: 2, end: 4 }]);
         assert!(NackEntries::new(&entries[..15]).is_none());
         // a NACK with no entries, a short heartbeat
-        assert_eq!(
-            FrameRepr::parse(&[TYPE_NACK, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]),
-            Err(WireError::Malformed)
-        );
-        assert_eq!(
-            FrameRepr::parse(&[TYPE_HEARTBEAT, 0, 0, 1, 0]),
-            Err(WireError::Malformed)
-        );
+        assert_eq!(FrameRepr::parse(&[TYPE_NACK, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]), Err(WireError::Malformed));
+        assert_eq!(FrameRepr::parse(&[TYPE_HEARTBEAT, 0, 0, 1, 0]), Err(WireError::Malformed));
     }
 
     #[test]
     fn truncated_frame_ends_iteration_with_error() {
-        let mut buf = datagram(&[FrameRepr::Event {
-            flags: 0,
-            seq: 1,
-            payload: b"hello",
-        }]);
+        let mut buf = datagram(&[FrameRepr::Event { flags: 0, seq: 1, payload: b"hello" }]);
         buf.truncate(buf.len() - 1);
         let d = Datagram::new_checked(&buf[..]).unwrap();
         let got: Vec<_> = d.frames().collect();

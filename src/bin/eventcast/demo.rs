@@ -30,23 +30,11 @@ pub struct DemoArgs {
 const NAMES: [&str; 3] = ["alice", "bob", "carol"];
 
 pub async fn run(args: DemoArgs) -> CliResult {
-    let port = args
-        .port
-        .unwrap_or(20_000 + (std::process::id() % 20_000) as u16);
-    println!(
-        "eventcast demo: {} instances on {}:{} via {}",
-        NAMES.len(),
-        args.group,
-        port,
-        args.interface
-    );
+    let port = args.port.unwrap_or(20_000 + (std::process::id() % 20_000) as u16);
+    println!("eventcast demo: {} instances on {}:{} via {}", NAMES.len(), args.group, port, args.interface);
     let mut nodes = Vec::new();
     for _ in NAMES {
-        let ec = Eventcast::builder()
-            .group(&args.group)
-            .port(port)
-            .interface(&args.interface)
-            .build()?;
+        let ec = Eventcast::builder().group(&args.group).port(port).interface(&args.interface).build()?;
         ec.start().await?;
         nodes.push(ec);
     }
@@ -71,25 +59,15 @@ pub async fn run(args: DemoArgs) -> CliResult {
     listen(2, "**")?;
     let (alice, bob) = (&nodes[0], &nodes[1]);
 
-    println!(
-        "\nalice emits greeting, sensor.temp and a {} byte photo; bob replies:",
-        args.blob_size
-    );
+    println!("\nalice emits greeting, sensor.temp and a {} byte photo; bob replies:", args.blob_size);
     alice.emit("greeting", &("hello from alice", 42)).await?;
     let reading = doc! { "room": "lab", "celsius": 21.5, "at": bson::DateTime::now() };
-    alice
-        .emit_bson("sensor.temp", vec![Bson::Document(reading)])
-        .await?;
+    alice.emit_bson("sensor.temp", vec![Bson::Document(reading)]).await?;
     let photo = bson::Binary {
         subtype: bson::spec::BinarySubtype::Generic,
         bytes: (0..args.blob_size).map(|i| i as u8).collect(),
     };
-    alice
-        .emit_bson(
-            "photo.jpg",
-            vec![Bson::String("cat.jpg".into()), Bson::Binary(photo.clone())],
-        )
-        .await?;
+    alice.emit_bson("photo.jpg", vec![Bson::String("cat.jpg".into()), Bson::Binary(photo.clone())]).await?;
     bob.emit("reply", &("hi alice",)).await?;
 
     // bob: greeting + sensor.temp; carol: all four; alice: reply (bob's own listeners do not
@@ -109,11 +87,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             break;
         };
         let from = who.get(&ev.sender()).copied().unwrap_or("?");
-        println!(
-            "  {node:<5} <- {:<12} from {from:<5} {}",
-            ev.name(),
-            describe(&ev, &photo)
-        );
+        println!("  {node:<5} <- {:<12} from {from:<5} {}", ev.name(), describe(&ev, &photo));
         expected.retain(|e| *e != (node, ev.name()));
     }
     let carol = nodes[2].stats().await.protocol;
@@ -137,12 +111,7 @@ fn describe(ev: &Event, photo: &bson::Binary) -> String {
     match ev.args_bson() {
         Ok(args) if ev.name() == "photo.jpg" => {
             let intact = args.get(1) == Some(&Bson::Binary(photo.clone()));
-            format!(
-                "[{}, <{} bytes, {}>]",
-                args[0],
-                photo.bytes.len(),
-                if intact { "intact" } else { "CORRUPT" }
-            )
+            format!("[{}, <{} bytes, {}>]", args[0], photo.bytes.len(), if intact { "intact" } else { "CORRUPT" })
         }
         Ok(args) => Bson::Array(args).into_relaxed_extjson().to_string(),
         Err(e) => format!("(unreadable: {e})"),

@@ -35,11 +35,7 @@ pub struct EmitArgs {
 }
 
 pub async fn run(args: EmitArgs) -> CliResult {
-    let parsed_args = args
-        .args
-        .iter()
-        .map(|a| json::parse_arg(a))
-        .collect::<Result<Vec<Bson>, _>>()?;
+    let parsed_args = args.args.iter().map(|a| json::parse_arg(a)).collect::<Result<Vec<Bson>, _>>()?;
     let ec = args.net.build()?;
     ec.start().await?;
     let mut code = ExitCode::SUCCESS;

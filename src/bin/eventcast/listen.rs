@@ -28,18 +28,15 @@ pub struct ListenArgs {
 }
 
 pub async fn run(args: ListenArgs) -> CliResult {
-    let patterns = args
-        .patterns
-        .iter()
-        .map(|p| Pattern::new(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let patterns = args.patterns.iter().map(|p| Pattern::new(p)).collect::<Result<Vec<_>, _>>()?;
     let ec = args.net.build()?;
     let mut events = ec.subscribe("**")?;
+    ec.on_loss(|loss| {
+        let line = serde_json::json!({ "lost": loss.count(), "sender": loss.sender.to_string(), "first": loss.first, "last": loss.last });
+        eprintln!("{line}");
+    });
     ec.start().await?;
-    eprintln!(
-        "eventcast: listening on {}:{} via interface {}",
-        args.net.group, args.net.port, args.net.interface
-    );
+    eprintln!("eventcast: listening on {}:{} via interface {}", args.net.group, args.net.port, args.net.interface);
     let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut seen = 0u64;
     let mut stdout = std::io::stdout().lock();
@@ -75,10 +72,7 @@ pub async fn run(args: ListenArgs) -> CliResult {
         }
         seen += 1;
         let line = json::event_line(&event);
-        if writeln!(stdout, "{line}")
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
+        if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
             break ExitCode::SUCCESS; // the reader went away (`| head`)
         }
     };

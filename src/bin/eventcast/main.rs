@@ -16,12 +16,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log filter for stderr: error, warn, info, debug, trace, or a tracing directive such as
     /// eventcast=debug
-    #[arg(
-        long,
-        global = true,
-        env = "EVENTCAST_LOG_LEVEL",
-        default_value = "warn"
-    )]
+    #[arg(long, global = true, env = "EVENTCAST_LOG_LEVEL", default_value = "warn")]
     log_level: String,
     #[command(subcommand)]
     command: Command,
@@ -42,22 +37,12 @@ fn main() -> ExitCode {
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!(
-                "eventcast: invalid --log-level {:?}: {e}; use error, warn, info, debug or trace",
-                cli.log_level
-            );
+            eprintln!("eventcast: invalid --log-level {:?}: {e}; use error, warn, info, debug or trace", cli.log_level);
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("eventcast: cannot start the async runtime: {e}");
