@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The test command: every suite, on loopback inside a fresh network namespace when we are
-# root (so no packet can leave the machine), then the multi-host namespace suite.
+# root (so no packet can leave the machine), then the multi-host namespace suites, which run
+# the release build of the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --all-targets --locked          # fetches crates while the network is still there
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+    cargo build --release --locked --bin eventcast
     unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc'
+    export EVENTCAST_BIN=$PWD/target/release/eventcast
     unshare --net bash tests/netns/run.sh
+    unshare --net bash tests/netns/lossy.sh
 else
     echo "not root: running the loopback suites on this host's lo (every test sets 127.0.0.1 explicitly);"
-    echo "SKIPPED the namespace suite: it needs root for ip netns"
+    echo "SKIPPED the namespace suites: they need root for ip netns"
     cargo test --locked --all-targets && cargo test --locked --doc
 fi

@@ -192,7 +192,7 @@ impl Eventcast {
             mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
         })?;
         if let Some(ev) = local_event {
-            self.inner.listeners.dispatch(&ev?);
+            self.inner.listeners.dispatch_now(&ev?);
         }
         Ok(())
     }
@@ -202,7 +202,7 @@ impl Eventcast {
         let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
         commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
-            self.inner.listeners.dispatch(&ev?);
+            self.inner.listeners.dispatch(&ev?).await;
         }
         Ok(())
     }

@@ -20,7 +20,8 @@ pub struct Stats {
     /// Counters of the protocol core (zero while stopped; reset by each start).
     #[serde(flatten)]
     pub protocol: proto::Stats,
-    /// Events dropped for a subscriber stream whose buffer was full.
+    /// Times delivery waited for a subscriber stream whose buffer was full (nothing is
+    /// dropped; only `try_emit`'s local copy is, and counted here too).
     pub stream_overflow: u64,
     /// Listener calls that panicked (the panic is caught and logged).
     pub listener_panics: u64,

@@ -75,10 +75,11 @@ impl Driver {
                 }
                 received = self.socket.recv_from(&mut buf) => {
                     self.handle_received(received, &mut buf);
+                    self.dispatch().await;
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.core.handle_timeout(Instant::now());
-                    self.dispatch();
+                    self.dispatch().await;
                 }
             }
         }
@@ -124,14 +125,13 @@ impl Driver {
             }
             received = self.socket.try_recv_from(buf);
         }
-        self.dispatch();
     }
 
     /// Hands received events and loss reports to the listeners.
-    fn dispatch(&mut self) {
+    async fn dispatch(&mut self) {
         while let Some(d) = self.core.poll_event() {
             let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
-            self.listeners.dispatch(&event);
+            self.listeners.dispatch(&event).await;
         }
         while let Some(loss) = self.core.poll_loss() {
             tracing::warn!(target: "eventcast", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,

@@ -28,10 +28,26 @@ impl Listeners {
     }
 
     /// Runs every listener matching `event`. Callbacks run after the lock is released, so
-    /// they may add or remove listeners themselves.
-    pub fn dispatch(&self, event: &Event) {
-        let calls = self.with(|r| r.prepare(event, &self.counters));
-        call_all(calls, event, &self.counters);
+    /// they may add or remove listeners themselves. A stream whose buffer is full is waited
+    /// for: a slow reader slows this instance's delivery (and the protocol repairs what the
+    /// socket drops meanwhile) rather than losing events.
+    pub async fn dispatch(&self, event: &Event) {
+        let prepared = self.with(|r| r.prepare(event));
+        call_all(prepared.calls, event, &self.counters);
+        for tx in prepared.full {
+            self.counters.stream_overflow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = tx.send(event.clone()).await;
+        }
+    }
+
+    /// [`Listeners::dispatch`] that never waits: a full stream misses this event (counted).
+    pub fn dispatch_now(&self, event: &Event) {
+        let prepared = self.with(|r| r.prepare(event));
+        call_all(prepared.calls, event, &self.counters);
+        if !prepared.full.is_empty() {
+            self.counters.stream_overflow.fetch_add(prepared.full.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(target: "eventcast", event = event.name(), "try_emit: a subscriber stream is full; its local copy was dropped");
+        }
     }
 
     /// Runs every loss listener for `loss`.

@@ -33,10 +33,11 @@ struct Entry {
     sink: Sink,
 }
 
-/// Counters of what dispatch could not do.
+/// Counters of what dispatch could not do at once.
 #[derive(Debug, Default)]
 pub(crate) struct DispatchCounters {
-    /// Events dropped because a stream's buffer was full.
+    /// Times delivery waited for a slow stream reader (or, from `try_emit`, dropped a local
+    /// copy for a full stream).
     pub stream_overflow: AtomicU64,
     /// Listener calls that panicked.
     pub listener_panics: AtomicU64,
@@ -118,10 +119,12 @@ impl Registry {
         names
     }
 
-    /// Takes what must run for `event`: hands it to matching streams, removes `once`
-    /// listeners and closed streams, and returns the callbacks to call once the lock is gone.
-    pub fn prepare(&mut self, event: &Event, counters: &DispatchCounters) -> Vec<Callback> {
+    /// Takes what must run for `event`: hands it to matching streams that have room, removes
+    /// `once` listeners and closed streams, and returns the callbacks to call and the full
+    /// streams to wait for, once the lock is gone.
+    pub fn prepare(&mut self, event: &Event) -> Prepared {
         let mut calls = Vec::new();
+        let mut full = Vec::new();
         self.entries.retain(|e| {
             if !e.pattern.matches(event.name()) {
                 return true;
@@ -134,16 +137,22 @@ impl Registry {
                 Sink::Stream(tx) => match tx.try_send(event.clone()) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        counters.stream_overflow.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(target: "eventcast", event = event.name(), "a subscriber stream is full; event dropped for it");
+                        full.push(tx.clone());
                         true
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
                 },
             }
         });
-        calls
+        Prepared { calls, full }
     }
+}
+
+/// What one dispatch still has to do outside the registry lock.
+pub(crate) struct Prepared {
+    pub calls: Vec<Callback>,
+    /// Streams whose buffer was full: delivery waits for their readers.
+    pub full: Vec<mpsc::Sender<Event>>,
 }
 
 /// Calls each callback; a panicking listener is counted and logged, and the others still run.
@@ -173,8 +182,9 @@ mod tests {
 
     fn dispatch(r: &mut Registry, name: &str, c: &DispatchCounters) {
         let ev = Event::local(name, &()).unwrap();
-        let calls = r.prepare(&ev, c);
-        call_all(calls, &ev, c);
+        let prepared = r.prepare(&ev);
+        c.stream_overflow.fetch_add(prepared.full.len() as u64, Ordering::SeqCst);
+        call_all(prepared.calls, &ev, c);
     }
 
     #[test]

@@ -12,8 +12,9 @@ use crate::event::{Event, Loss};
 /// The events matching one pattern, as a [`futures_core::Stream`]; see
 /// [`crate::Eventcast::subscribe`]. Dropping it removes the subscription.
 ///
-/// It buffers up to `stream_capacity` events; when a slow reader lets it fill up, further
-/// events are dropped for this stream only and counted in `stats().stream_overflow`.
+/// It buffers up to `stream_capacity` events; when a slow reader lets it fill up, delivery
+/// waits for the reader (counted in `stats().stream_overflow`), so a stream that is never
+/// read holds up its instance: drop it to unsubscribe.
 ///
 /// ```no_run
 /// # async fn f(ec: eventcast::Eventcast) -> eventcast::Result<()> {

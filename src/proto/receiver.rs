@@ -35,10 +35,13 @@ pub struct ReceiverConfig {
     /// A missing event is first asked for after a random delay up to this long, so that one
     /// receiver's NACK can spare the others theirs.
     pub nack_delay_max: Duration,
-    /// Wait this long for a repair before asking again.
+    /// Wait this long for a repair before asking again; the wait doubles with each request
+    /// for the same event, up to `nack_retry_max`, so a busy network is not flooded.
     pub nack_retry: Duration,
-    /// Ask this many times before reporting the event lost.
-    pub nack_max_tries: u32,
+    /// The longest wait between two requests for the same event.
+    pub nack_retry_max: Duration,
+    /// Report an event lost when it is still missing this long after it was noticed.
+    pub nack_give_up: Duration,
     /// Complete events held per sender while an earlier one is missing, in bytes.
     pub max_held_bytes: usize,
     /// Received events waiting in `poll_event` before new ones are dropped.
@@ -52,14 +55,15 @@ impl Default for ReceiverConfig {
         ReceiverConfig {
             reassembly: ReassemblyLimits {
                 max_event_size: 8 << 20,
-                max_partial_per_sender: 32,
+                max_partial_per_sender: 1024,
                 max_bytes: 64 << 20,
                 ttl: Duration::from_secs(3),
             },
             max_senders: 1024,
             nack_delay_max: Duration::from_millis(2),
             nack_retry: Duration::from_millis(20),
-            nack_max_tries: 50,
+            nack_retry_max: Duration::from_millis(200),
+            nack_give_up: Duration::from_secs(20),
             max_held_bytes: 32 << 20,
             max_delivery_queue: 65_536,
             peer_timeout: Duration::from_secs(60),
@@ -101,8 +105,16 @@ impl Loss {
 }
 
 struct Missing {
+    noticed: Instant,
     next_at: Instant,
     tries: u32,
+}
+
+impl Missing {
+    /// The wait after the latest request.
+    fn backoff(&self, config: &ReceiverConfig) -> Duration {
+        (config.nack_retry * 2u32.saturating_pow(self.tries.saturating_sub(1).min(16))).min(config.nack_retry_max)
+    }
 }
 
 struct Peer {
@@ -243,6 +255,16 @@ impl Incoming {
             None => f.bytes.to_vec(),
             Some((index, count)) => match self.reassembly.insert(now, f.sender, f.seq, index, count, f.bytes, stats) {
                 Outcome::Complete(p) => p,
+                Outcome::Incomplete => {
+                    // Progress on a missing event: ask again soon for the rest, without backoff.
+                    let retry = now + self.config.nack_retry;
+                    if let Some(m) = self.peers.get_mut(&f.sender).and_then(|p| p.missing.get_mut(&f.seq)) {
+                        m.tries = 0;
+                        m.next_at = m.next_at.min(retry);
+                        self.nack_due = Some(self.nack_due.map_or(retry, |d| d.min(retry)));
+                    }
+                    return;
+                }
                 _ => return,
             },
         };
@@ -298,7 +320,7 @@ impl Incoming {
         let mut scheduled = false;
         for seq in peer.known_end.max(peer.next_expected)..end {
             if peer.done.status(seq) == SeqStatus::Fresh {
-                peer.missing.insert(seq, Missing { next_at: first_nack, tries: 0 });
+                peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 });
                 stats.gaps_detected += 1;
                 scheduled = true;
             }
@@ -483,6 +505,15 @@ impl Incoming {
         };
         let later = now + self.config.nack_retry;
         for e in entries {
+            // Only a request that asks for everything we lack of that event spares ours.
+            let covered = match self.reassembly.missing_fragments(target, e.seq) {
+                _ if e.end == NACK_WHOLE => true,
+                Some(ours) => ours.iter().all(|&(first, end)| first >= e.first && end <= e.end),
+                None => false,
+            };
+            if !covered {
+                continue;
+            }
             if let Some(m) = peer.missing.get_mut(&e.seq) {
                 if m.next_at < later {
                     m.next_at = later;
@@ -500,7 +531,6 @@ impl Incoming {
         let mut out = Vec::new();
         let mut give_up = Vec::new();
         let mut next_due: Option<Instant> = None;
-        let retry = self.config.nack_retry;
         for (&sender, peer) in &mut self.peers {
             let mut entries = Vec::new();
             for (&seq, m) in peer.missing.iter_mut() {
@@ -508,12 +538,12 @@ impl Incoming {
                     next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
                     continue;
                 }
-                if m.tries >= self.config.nack_max_tries || seq < peer.oldest_available {
+                if now.saturating_duration_since(m.noticed) >= self.config.nack_give_up || seq < peer.oldest_available {
                     give_up.push((sender, seq));
                     continue;
                 }
                 m.tries += 1;
-                m.next_at = now + retry;
+                m.next_at = now + m.backoff(&self.config);
                 next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
                 match self.reassembly.missing_fragments(sender, seq) {
                     Some(ranges) => {

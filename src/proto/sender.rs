@@ -67,7 +67,7 @@ impl Default for SenderConfig {
             retransmit_max_age: Duration::from_secs(10),
             heartbeat_min: Duration::from_millis(5),
             heartbeat_max: Duration::from_secs(1),
-            repair_holdoff: Duration::from_millis(5),
+            repair_holdoff: Duration::from_millis(10),
             pace_bytes_per_sec: None,
             max_tx_queue_bytes: 4 << 20,
         }

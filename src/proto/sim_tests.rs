@@ -227,3 +227,59 @@ fn nack_suppression_keeps_repairs_near_one_per_loss() {
         assert_eq!(names_from(&net, node, 0), expected("e", 2000));
     }
 }
+
+#[test]
+fn burst_under_twenty_percent_loss_completes_quickly() {
+    for seed in [21, 22, 23] {
+        burst_under_loss(seed);
+    }
+}
+
+fn burst_under_loss(seed: u64) {
+    let imp = Impairment { loss: 0.2, ..Impairment::default() };
+    let mut net = SimNet::new(seed, 3, EndpointConfig::default(), imp);
+    for i in 0..2100usize {
+        for s in 0..2 {
+            let size = if i % 21 == 20 { 64_000 } else { 60 };
+            net.emit(s, &format!("s{s}e{i}"), size, RELIABLE);
+        }
+    }
+    let start = net.now;
+    let mut done_at = None;
+    for _ in 0..200 {
+        net.run_for(Duration::from_millis(50));
+        let complete = (0..3).all(|n| (0..2).filter(|s| *s != n).all(|s| names_from(&net, n, s).len() == 2100));
+        if complete {
+            done_at = Some(net.now - start);
+            break;
+        }
+        if std::env::var("SIM_DEBUG").is_ok() {
+            let st: Vec<_> = (0..3)
+                .map(|n| {
+                    let s = net.nodes[n].stats(net.now);
+                    (
+                        s.missing_events,
+                        s.held_events,
+                        s.nacks_sent,
+                        s.repairs_sent,
+                        s.repairs_held_off,
+                        s.nacks_suppressed,
+                    )
+                })
+                .collect();
+            eprintln!("{:?} {:?}", net.now - start, st);
+        }
+    }
+    for n in 0..3 {
+        let st = net.nodes[n].stats(net.now);
+        assert!(
+            done_at.is_some(),
+            "node {n} stuck: missing {} held {} lost {} recovered {}",
+            st.missing_events,
+            st.held_events,
+            st.events_lost,
+            st.gaps_recovered
+        );
+    }
+    assert!(done_at.unwrap() < Duration::from_secs(3), "seed {seed} took {:?}", done_at);
+}

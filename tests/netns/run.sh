@@ -5,70 +5,9 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
-BIN=${EVENTCAST_BIN:-$PWD/target/debug/eventcast}
-P=ec$$
-WORK=$(mktemp -d)
-passed=0
-failed=0
-
-cleanup() {
-    for n in h1 h2 h3 sw; do ip netns pids "$P-$n" 2>/dev/null | xargs -r kill 2>/dev/null; done
-    for n in h1 h2 h3 sw; do ip netns del "$P-$n" 2>/dev/null; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIPPED netns suite: needs root and iproute2 (ip netns)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-[ -x "$BIN" ] || { echo "no binary at $BIN: run cargo build first"; exit 2; }
-command -v python3 >/dev/null || { echo "python3 is needed to compare JSON"; exit 2; }
-
-# --- the network: h1, h2, h3 on bridge br0 in namespace sw -------------------------------
-ip netns add "$P-sw"
-ip -n "$P-sw" link set lo up
-ip -n "$P-sw" link add br0 type bridge mcast_snooping 0
-ip -n "$P-sw" link set br0 up
-for i in 1 2 3; do
-    h="$P-h$i"
-    ip netns add "$h"
-    ip netns exec "$h" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-    ip -n "$h" link add eth0 type veth peer name "p$i" netns "$P-sw"
-    ip -n "$h" link set lo up
-    ip -n "$h" addr add "10.77.0.$i/24" dev eth0
-    ip -n "$h" addr add "fd77::$i/64" dev eth0 nodad
-    ip -n "$h" link set eth0 up
-    ip -n "$P-sw" link set "p$i" master br0
-    ip -n "$P-sw" link set "p$i" up
-done
-
-on() { local host=$1; shift; ip netns exec "$P-$host" "$BIN" "$@"; }
-
-# listen HOST NAME ARGS…: starts a listener in the background, waits for its "listening" line
-listen() {
-    local host=$1 name=$2; shift 2
-    on "$host" listen "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    echo $! >"$WORK/$name.pid"
-    for _ in $(seq 100); do
-        grep -q listening "$WORK/$name.err" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "listener $name did not start:"; cat "$WORK/$name.err"; return 1
-}
-
-# finish NAME: waits for a listener; succeeds if it exited 0
-finish() { wait "$(cat "$WORK/$1.pid")"; }
-
-check() {
-    local name=$1; shift
-    if "$@"; then
-        echo "ok   $name"; passed=$((passed + 1))
-    else
-        echo "FAIL $name"; failed=$((failed + 1))
-    fi
-}
+. tests/netns/lib.sh
+require_root "netns suite"
+make_hosts 3
 
 KINDS=(kinds "plain words" 42 -1.5 true null '{"nested": [1, {"a": "b"}]}' '[1,2]'
     '{"$date": "2024-05-06T07:08:09.010Z"}' '{"$oid": "0123456789abcdef01234567"}'

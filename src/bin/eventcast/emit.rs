@@ -27,9 +27,12 @@ pub struct EmitArgs {
     /// Wait this long between repeats (e.g. 0.1, 100ms)
     #[arg(long, value_parser = parse_duration, default_value = "0")]
     interval: Duration,
-    /// Stay up this long after the last send, for peers to catch up (e.g. 2, 500ms)
+    /// Stay up this long after the last send, to answer repair requests (e.g. 2, 500ms)
     #[arg(long, value_parser = parse_duration, default_value = "0")]
     linger: Duration,
+    /// Print the instance's counters as one JSON line on stderr before exiting
+    #[arg(long)]
+    stats: bool,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -75,6 +78,9 @@ pub async fn run(args: EmitArgs) -> CliResult {
     }
     if !args.linger.is_zero() {
         tokio::time::sleep(args.linger).await;
+    }
+    if args.stats {
+        eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
     }
     ec.stop().await?;
     Ok(code)
