@@ -52,7 +52,7 @@ mod stats;
 
 pub use bson;
 pub use builder::Builder;
-pub use emitter::{EventStream, ListenerId, LossStream, Pattern};
+pub use emitter::{EventStream, ListenerId, LossStream, Pattern, Subscription};
 pub use error::{Error, Result};
 pub use event::{Event, Loss, SenderId};
 pub use eventcast::{Eventcast, State};

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 pub use pattern::Pattern;
 pub use registry::ListenerId;
 pub(crate) use registry::{DispatchCounters, LossSink, Sink};
-pub use stream::{EventStream, LossStream};
+pub use stream::{EventStream, LossStream, Subscription};
 
 use crate::event::{Event, Loss};
 use registry::{Registry, call_all};

@@ -1,4 +1,4 @@
-//! Events as an async `Stream`.
+//! Events and loss reports as async `Stream`s.
 
 use std::pin::Pin;
 use std::sync::Weak;
@@ -9,12 +9,11 @@ use tokio::sync::mpsc;
 use super::{ListenerId, Listeners};
 use crate::event::{Event, Loss};
 
-/// The events matching one pattern, as a [`futures_core::Stream`]; see
-/// [`crate::Eventcast::subscribe`]. Dropping it removes the subscription.
+/// Items of one subscription as a [`futures_core::Stream`]; dropping it unsubscribes.
 ///
-/// It buffers up to `stream_capacity` events; when a slow reader lets it fill up, delivery
-/// waits for the reader (counted in `stats().stream_overflow`), so a stream that is never
-/// read holds up its instance: drop it to unsubscribe.
+/// It buffers up to `stream_capacity` items. For events, when a slow reader lets the buffer
+/// fill up, delivery waits for the reader (counted in `stats().stream_overflow`), so a stream
+/// that is never read holds up its instance: drop it to unsubscribe.
 ///
 /// ```no_run
 /// # async fn f(ec: eventcast::Eventcast) -> eventcast::Result<()> {
@@ -24,30 +23,36 @@ use crate::event::{Event, Loss};
 /// }
 /// # Ok(()) }
 /// ```
-pub struct EventStream {
-    rx: mpsc::Receiver<Event>,
+pub struct Subscription<T> {
+    rx: mpsc::Receiver<T>,
     id: ListenerId,
     listeners: Weak<Listeners>,
 }
 
-impl EventStream {
-    pub(crate) fn new(rx: mpsc::Receiver<Event>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
-        EventStream { rx, id, listeners }
+/// The events matching one pattern; see [`crate::Eventcast::subscribe`].
+pub type EventStream = Subscription<Event>;
+
+/// Loss reports; see [`crate::Eventcast::losses`].
+pub type LossStream = Subscription<Loss>;
+
+impl<T> Subscription<T> {
+    pub(crate) fn new(rx: mpsc::Receiver<T>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
+        Subscription { rx, id, listeners }
     }
 
-    /// The next event; `None` once the instance is dropped.
-    pub async fn recv(&mut self) -> Option<Event> {
+    /// The next item; `None` once the instance is dropped.
+    pub async fn recv(&mut self) -> Option<T> {
         self.rx.recv().await
     }
 
-    /// The next event, blocking the thread; for programs without an async runtime.
+    /// The next item, blocking the thread; for programs without an async runtime.
     /// Must not be called from inside an async task.
-    pub fn blocking_recv(&mut self) -> Option<Event> {
+    pub fn blocking_recv(&mut self) -> Option<T> {
         self.rx.blocking_recv()
     }
 
-    /// An event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
+    /// An item if one is waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
         self.rx.try_recv().ok()
     }
 
@@ -57,55 +62,15 @@ impl EventStream {
     }
 }
 
-impl futures_core::Stream for EventStream {
-    type Item = Event;
+impl<T> futures_core::Stream for Subscription<T> {
+    type Item = T;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.rx.poll_recv(cx)
     }
 }
 
-impl Drop for EventStream {
-    fn drop(&mut self) {
-        if let Some(listeners) = self.listeners.upgrade() {
-            listeners.with(|r| r.remove(self.id));
-        }
-    }
-}
-
-/// Loss reports as a [`futures_core::Stream`]; see [`crate::Eventcast::losses`]. Dropping it
-/// unsubscribes.
-pub struct LossStream {
-    rx: mpsc::Receiver<Loss>,
-    id: ListenerId,
-    listeners: Weak<Listeners>,
-}
-
-impl LossStream {
-    pub(crate) fn new(rx: mpsc::Receiver<Loss>, id: ListenerId, listeners: Weak<Listeners>) -> Self {
-        LossStream { rx, id, listeners }
-    }
-
-    /// The next report; `None` once the instance is dropped.
-    pub async fn recv(&mut self) -> Option<Loss> {
-        self.rx.recv().await
-    }
-
-    /// A report if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Loss> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl futures_core::Stream for LossStream {
-    type Item = Loss;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Loss>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl Drop for LossStream {
+impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         if let Some(listeners) = self.listeners.upgrade() {
             listeners.with(|r| r.remove(self.id));

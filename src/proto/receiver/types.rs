@@ -1,0 +1,151 @@
+//! The receiving half's settings, outputs and per-sender state.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::proto::payload::PayloadView;
+use crate::proto::reassembly::ReassemblyLimits;
+use crate::proto::stats::PeerStats;
+use crate::proto::window::SeqWindow;
+
+/// A sender's first events are the start of its stream for every receiver: one that first
+/// hears a sender at a sequence below this asks for the events before it (so losing a new
+/// sender's first datagram is repaired too); one that first hears it later starts there and
+/// never asks for history.
+pub const JOIN_HISTORY: u64 = 64;
+
+pub(super) fn stream_start(first_heard: u64) -> u64 {
+    if first_heard < JOIN_HISTORY { 0 } else { first_heard }
+}
+
+/// Settings of the receiving half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Bounds on reassembly.
+    pub reassembly: ReassemblyLimits,
+    /// Senders remembered.
+    pub max_senders: usize,
+    /// A missing event is first asked for after a random delay up to this long, so that one
+    /// receiver's NACK can spare the others theirs.
+    pub nack_delay_max: Duration,
+    /// Wait this long for a repair before asking again; the wait doubles with each request
+    /// for the same event, up to `nack_retry_max`, so a busy network is not flooded.
+    pub nack_retry: Duration,
+    /// The longest wait between two requests for the same event.
+    pub nack_retry_max: Duration,
+    /// Report an event lost when it is still missing this long after it was noticed.
+    pub nack_give_up: Duration,
+    /// Complete events held per sender while an earlier one is missing, in bytes.
+    pub max_held_bytes: usize,
+    /// Received events waiting in `poll_event` before new ones are dropped.
+    pub max_delivery_queue: usize,
+    /// A sender not heard from for this long is forgotten.
+    pub peer_timeout: Duration,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            reassembly: ReassemblyLimits {
+                max_event_size: 8 << 20,
+                max_partial_per_sender: 1024,
+                max_bytes: 64 << 20,
+                ttl: Duration::from_secs(3),
+            },
+            max_senders: 1024,
+            nack_delay_max: Duration::from_millis(2),
+            nack_retry: Duration::from_millis(20),
+            nack_retry_max: Duration::from_millis(200),
+            nack_give_up: Duration::from_secs(20),
+            max_held_bytes: 32 << 20,
+            max_delivery_queue: 65_536,
+            peer_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An event received from the network, its payload checked for framing.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Sender id.
+    pub sender: u64,
+    /// Source address of the datagram that completed it.
+    pub from: SocketAddr,
+    /// Sender's sequence number.
+    pub seq: u64,
+    /// The event payload.
+    pub payload: Bytes,
+    /// Where name and arguments are in `payload`.
+    pub view: PayloadView,
+}
+
+/// Events of one sender that could not be repaired and were skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Loss {
+    /// Sender id.
+    pub sender: u64,
+    /// First lost sequence.
+    pub first: u64,
+    /// Last lost sequence (inclusive).
+    pub last: u64,
+}
+
+impl Loss {
+    /// How many events were lost.
+    pub fn count(&self) -> u64 {
+        self.last - self.first + 1
+    }
+}
+
+pub(super) struct Missing {
+    pub(super) noticed: Instant,
+    pub(super) next_at: Instant,
+    pub(super) tries: u32,
+}
+
+impl Missing {
+    /// The wait after the latest request.
+    pub(super) fn backoff(&self, config: &ReceiverConfig) -> Duration {
+        (config.nack_retry * 2u32.saturating_pow(self.tries.saturating_sub(1).min(16))).min(config.nack_retry_max)
+    }
+}
+
+pub(super) struct Peer {
+    /// Whether the reliable stream has a starting point yet (a best-effort event or a
+    /// repair alone does not give one).
+    pub(super) anchored: bool,
+    pub(super) addr: SocketAddr,
+    pub(super) last_heard: Instant,
+    /// Reliable sequences delivered, held, or given up on.
+    pub(super) done: SeqWindow,
+    pub(super) best_effort: SeqWindow,
+    /// Every reliable sequence below this is done.
+    pub(super) next_expected: u64,
+    /// Every reliable sequence below this was sent (from later data and heartbeats).
+    pub(super) known_end: u64,
+    /// The sender can no longer repair anything below this.
+    pub(super) oldest_available: u64,
+    pub(super) held: BTreeMap<u64, Delivery>,
+    pub(super) held_bytes: usize,
+    pub(super) missing: BTreeMap<u64, Missing>,
+    pub(super) stats: PeerStats,
+}
+
+/// What one data frame carried.
+pub struct DataFrame<'a> {
+    /// Sender id.
+    pub sender: u64,
+    /// Source address.
+    pub from: SocketAddr,
+    /// Frame flags.
+    pub flags: u8,
+    /// Sequence number.
+    pub seq: u64,
+    /// `None` for a whole event, else (index, count).
+    pub fragment: Option<(u32, u32)>,
+    /// Payload or fragment bytes.
+    pub bytes: &'a [u8],
+}

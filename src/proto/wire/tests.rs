@@ -1,0 +1,130 @@
+//! Codec tests: round trips, refusals, and arbitrary bytes.
+use super::*;
+use proptest::prelude::*;
+
+fn datagram(frames: &[FrameRepr<'_>]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    Datagram::emit_header(&mut buf, 0xdead_beef);
+    for f in frames {
+        f.emit(&mut buf);
+    }
+    buf
+}
+
+#[test]
+fn roundtrip_event_and_fragment() {
+    let frames = [
+        FrameRepr::Event { flags: FRAME_UNORDERED, seq: 9, payload: b"abc" },
+        FrameRepr::Fragment { flags: 0, seq: 10, index: 1, count: 3, data: b"zz" },
+    ];
+    let buf = datagram(&frames);
+    assert_eq!(buf.len(), HEADER_LEN + frames.iter().map(|f| f.buffer_len()).sum::<usize>());
+    let d = Datagram::new_checked(&buf[..]).unwrap();
+    assert_eq!(d.sender_id(), 0xdead_beef);
+    let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+    assert_eq!(got, frames);
+}
+
+#[test]
+fn refuses_foreign_and_other_versions() {
+    assert_eq!(Datagram::new_checked(b"").unwrap_err(), WireError::Malformed);
+    assert_eq!(Datagram::new_checked(b"GET / HTTP/1.1").unwrap_err(), WireError::BadMagic);
+    let mut buf = datagram(&[]);
+    buf[field::VERSION] = 2;
+    assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::BadVersion(2));
+    buf[field::VERSION] = VERSION;
+    buf[field::FLAGS] = 0x80;
+    assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::UnsupportedFlags(0x80));
+    buf[field::FLAGS] = FLAG_SEALED;
+    assert_eq!(Datagram::new_checked(&buf[..]).unwrap_err(), WireError::SealedWithoutKey);
+    assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::SealedWithoutKey);
+    buf[field::FLAGS] = 0;
+    assert_eq!(Datagram::new_checked(&buf[..8]).unwrap_err(), WireError::Malformed);
+}
+
+#[test]
+fn unknown_frames_are_skipped_and_bad_fragments_refused() {
+    let mut buf = datagram(&[]);
+    buf.extend_from_slice(&[0x7f, 0, 0, 2, 1, 2]);
+    FrameRepr::Event { flags: 0, seq: 1, payload: b"p" }.emit(&mut buf);
+    let d = Datagram::new_checked(&buf[..]).unwrap();
+    let got: Vec<_> = d.frames().collect();
+    assert_eq!(got[0], Ok(FrameRepr::Unknown { kind: 0x7f }));
+    assert!(matches!(got[1], Ok(FrameRepr::Event { seq: 1, .. })));
+
+    for (index, count) in [(0u32, 1u32), (3, 3), (0, MAX_FRAGMENT_COUNT + 1)] {
+        let mut body = Vec::new();
+        body.extend_from_slice(&1u64.to_be_bytes());
+        body.extend_from_slice(&index.to_be_bytes());
+        body.extend_from_slice(&count.to_be_bytes());
+        body.push(0);
+        let mut frame = vec![TYPE_FRAGMENT, 0];
+        frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&body);
+        assert_eq!(FrameRepr::parse(&frame), Err(WireError::Malformed), "{index}/{count}");
+    }
+}
+
+#[test]
+fn control_frames_roundtrip() {
+    let mut entries = Vec::new();
+    NackEntry { seq: 5, first: 0, end: NACK_WHOLE }.emit(&mut entries);
+    NackEntry { seq: 6, first: 2, end: 4 }.emit(&mut entries);
+    let frames = [
+        FrameRepr::Heartbeat { next_seq: 10, oldest: 3 },
+        FrameRepr::Nack { target: 77, entries: NackEntries::new(&entries).unwrap() },
+    ];
+    let buf = datagram(&frames);
+    let d = Datagram::new_checked(&buf[..]).unwrap();
+    let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+    assert_eq!(got, frames);
+    let FrameRepr::Nack { entries: parsed, .. } = got[1] else { unreachable!() };
+    let list: Vec<_> = parsed.iter().collect();
+    assert_eq!(list, [NackEntry { seq: 5, first: 0, end: NACK_WHOLE }, NackEntry { seq: 6, first: 2, end: 4 }]);
+    assert!(NackEntries::new(&entries[..15]).is_none());
+    // a NACK with no entries, a short heartbeat
+    assert_eq!(FrameRepr::parse(&[TYPE_NACK, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]), Err(WireError::Malformed));
+    assert_eq!(FrameRepr::parse(&[TYPE_HEARTBEAT, 0, 0, 1, 0]), Err(WireError::Malformed));
+}
+
+#[test]
+fn truncated_frame_ends_iteration_with_error() {
+    let mut buf = datagram(&[FrameRepr::Event { flags: 0, seq: 1, payload: b"hello" }]);
+    buf.truncate(buf.len() - 1);
+    let d = Datagram::new_checked(&buf[..]).unwrap();
+    let got: Vec<_> = d.frames().collect();
+    assert_eq!(got, vec![Err(WireError::Malformed)]);
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_parse_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(d) = Datagram::new_checked(&bytes[..]) {
+            let _ = d.sender_id();
+            for f in d.frames() { let _ = f; }
+        }
+    }
+
+    #[test]
+    fn valid_header_with_random_frames_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut buf = datagram(&[]);
+        buf.extend_from_slice(&tail);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        let n = d.frames().count();
+        prop_assert!(n <= tail.len() / FRAME_HEADER_LEN + 1);
+    }
+
+    #[test]
+    fn emitted_frames_parse_back(seq in any::<u64>(), payload in proptest::collection::vec(any::<u8>(), 0..200),
+                                count in 2u32..1000, index_seed in any::<u32>()) {
+        let index = index_seed % count;
+        let frames = [
+            FrameRepr::Event { flags: 0, seq, payload: &payload },
+            FrameRepr::Fragment { flags: FRAME_RETRANSMIT, seq, index, count, data: if payload.is_empty() { b"x" } else { &payload } },
+        ];
+        let buf = datagram(&frames);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        let got: Vec<_> = d.frames().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(got, frames.to_vec());
+    }
+}
