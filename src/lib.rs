@@ -37,6 +37,8 @@
 //!
 //! The library logs through `tracing` (target `eventcast`) and never installs a subscriber.
 
+#![warn(missing_docs)]
+
 pub mod blocking;
 mod builder;
 mod driver;

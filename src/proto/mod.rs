@@ -4,7 +4,7 @@
 //! Nothing here opens a socket, reads a clock or spawns a task. [`Endpoint`] is driven by
 //! `handle_datagram(now, from, bytes)` and `handle_timeout(now)`, and drained through
 //! `poll_transmit()` and `poll_event()`; `poll_timeout()` says when time next matters. The
-//! tokio driver in [`crate::driver`] is one user; the seeded simulator in the tests is another.
+//! crate's tokio driver is one user; the seeded simulator ([`sim`]) is another.
 
 pub mod endpoint;
 pub mod payload;
