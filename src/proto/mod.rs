@@ -6,6 +6,7 @@
 //! `poll_transmit()` and `poll_event()`; `poll_timeout()` says when time next matters. The
 //! crate's tokio driver is one user; the seeded simulator ([`sim`]) is another.
 
+pub mod crypto;
 pub mod endpoint;
 pub mod payload;
 pub mod reassembly;
