@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::crypto::{self, Keyring, NonceSequence, OpenError};
 use super::reassembly::ReassemblyLimits;
 use super::receiver::{DataFrame, Incoming, ReceiverConfig};
 use super::sender::{DeliveryMode, Outgoing, SendError, SenderConfig};
@@ -76,6 +77,9 @@ pub struct Transmit {
 pub struct Endpoint {
     config: EndpointConfig,
     id: u64,
+    /// Set when encrypting: every datagram out is sealed, every plaintext one in refused.
+    keyring: Option<Keyring>,
+    nonces: NonceSequence,
     outgoing: Outgoing,
     incoming: Incoming,
     stats: Stats,
@@ -91,13 +95,30 @@ impl Endpoint {
     /// A core for sender id `id`. `config` must have passed [`crate::Options`] validation
     /// (`max_payload_size` within 64..=65507).
     pub fn new(config: EndpointConfig, id: u64) -> Self {
+        Self::with_keyring(config, id, None, 0)
+    }
+
+    /// A core that seals everything it sends with `keyring`'s primary key (nonces from the
+    /// random `nonce_base` on) and accepts only datagrams sealed under one of its keys.
+    /// Frames are packed into `max_payload_size` less the sealing overhead.
+    pub fn with_keyring(mut config: EndpointConfig, id: u64, keyring: Option<Keyring>, nonce_base: u128) -> Self {
+        if keyring.is_some() {
+            config.sender.max_payload_size = config.max_payload_size - crypto::SEAL_OVERHEAD;
+        }
         Endpoint {
             outgoing: Outgoing::new(config.sender.clone(), id),
             incoming: Incoming::new(config.receiver.clone(), config.seed ^ id),
             config,
             id,
+            keyring,
+            nonces: NonceSequence::new(nonce_base),
             stats: Stats::default(),
         }
+    }
+
+    /// The keyring, to install, use or remove keys while running.
+    pub fn keyring_mut(&mut self) -> Option<&mut Keyring> {
+        self.keyring.as_mut()
     }
 
     /// This instance's sender id.
@@ -124,7 +145,10 @@ impl Endpoint {
     /// The next datagram to send to the group; `None` when there is none or pacing says wait
     /// (then [`Endpoint::poll_timeout`] says until when).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        let contents = self.outgoing.poll_transmit(now)?;
+        let mut contents = self.outgoing.poll_transmit(now)?;
+        if let Some(ring) = &self.keyring {
+            contents = ring.seal(&contents, self.nonces.next_nonce());
+        }
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += contents.len() as u64;
         Some(Transmit { contents })
@@ -137,6 +161,24 @@ impl Endpoint {
 
     /// Feeds one received datagram. Anything wrong with it is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        let sealed = data.len() > wire::PREFIX_LEN
+            && data[wire::field::MAGIC] == wire::MAGIC
+            && data[wire::field::VERSION] == wire::VERSION
+            && data[wire::field::FLAGS] == wire::FLAG_SEALED;
+        match (&self.keyring, sealed) {
+            (Some(ring), true) => match ring.open(data) {
+                Ok(plain) => self.handle_plain(now, from, &plain, data.len()),
+                Err(OpenError::Malformed) => self.stats.dropped.malformed += 1,
+                Err(OpenError::UnknownKey(_)) => self.stats.dropped.unknown_key += 1,
+                Err(OpenError::Forged) => self.stats.dropped.forged += 1,
+            },
+            (Some(_), false) if Datagram::new_checked(data).is_ok() => self.stats.dropped.plaintext_refused += 1,
+            _ => self.handle_plain(now, from, data, data.len()),
+        }
+    }
+
+    /// Handles a plaintext datagram (`wire_len` bytes long as received).
+    fn handle_plain(&mut self, now: Instant, from: SocketAddr, data: &[u8], wire_len: usize) {
         let datagram = match Datagram::new_checked(data) {
             Ok(d) => d,
             Err(e) => return self.count_wire_error(e),
@@ -147,7 +189,7 @@ impl Endpoint {
             return;
         }
         self.stats.datagrams_in += 1;
-        self.stats.bytes_in += data.len() as u64;
+        self.stats.bytes_in += wire_len as u64;
         for frame in datagram.frames() {
             let data = |flags, seq, fragment, bytes| DataFrame { sender, from, flags, seq, fragment, bytes };
             match frame {

@@ -38,6 +38,12 @@ pub struct DropCounters {
     pub unsupported_flags: u64,
     /// Encrypted datagram, and this instance has no key.
     pub sealed_without_key: u64,
+    /// Plaintext datagram into an instance that encrypts.
+    pub plaintext_refused: u64,
+    /// Sealed under a key id this instance does not hold.
+    pub unknown_key: u64,
+    /// Sealed datagram whose tag does not verify: forged, tampered with, or the wrong key.
+    pub forged: u64,
     /// Truncated datagrams, frames or payloads; inconsistent fragments.
     pub malformed: u64,
     /// Frames of a type this version does not know (skipped).
