@@ -126,6 +126,20 @@ impl Builder {
         self
     }
 
+    /// Encrypts and authenticates everything with a key derived from `passphrase` (Argon2id,
+    /// AES-128-GCM). Every instance that should hear this one needs the same passphrase.
+    pub fn passphrase(mut self, passphrase: &str) -> Self {
+        self.options.encryption = Some(crate::Encryption::Passphrase(passphrase.to_owned()));
+        self
+    }
+
+    /// Encrypts and authenticates everything with a raw key: 16 bytes (AES-128-GCM) or 32
+    /// bytes (AES-256-GCM).
+    pub fn key(mut self, key: &[u8]) -> Self {
+        self.options.encryption = Some(crate::Encryption::Key(key.to_vec()));
+        self
+    }
+
     /// Whether this instance logs (default true; `tracing`, target `eventcast`).
     pub fn log(mut self, enabled: bool) -> Self {
         self.options.log = enabled;

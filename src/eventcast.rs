@@ -116,7 +116,12 @@ impl Eventcast {
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let (control, control_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {
-            core: Endpoint::new(config.options.endpoint_config(seed), sender.0),
+            core: Endpoint::with_keyring(
+                config.options.endpoint_config(seed),
+                sender.0,
+                config.keyring.clone(),
+                rand::random::<u128>(),
+            ),
             socket,
             destination: config.destination,
             commands: rx,

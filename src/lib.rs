@@ -59,6 +59,6 @@ pub use error::{Error, Result};
 pub use event::{Event, Loss, SenderId};
 pub use eventcast::{Eventcast, State};
 pub use interface::Interface;
-pub use options::{DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Options};
+pub use options::{DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
 pub use proto::{DeliveryMode, PeerStats};
 pub use stats::Stats;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::interface::{self, Interface, ResolvedInterface};
+use crate::proto::crypto::{Key, Keyring};
 use crate::proto::{EndpointConfig, wire};
 
 /// The default multicast group: administratively scoped (RFC 2365), so routers at the edge
@@ -21,6 +22,47 @@ pub const MIN_PAYLOAD_SIZE: usize = 64;
 pub const MAX_PAYLOAD_SIZE: usize = 65_507;
 /// The largest allowed `max_event_size` (1 GiB).
 pub const MAX_EVENT_SIZE_LIMIT: usize = 1 << 30;
+
+/// Where an instance's encryption key comes from. `Debug` never shows the secret.
+///
+/// ```
+/// let e = eventcast::Encryption::Passphrase("correct horse".into());
+/// assert!(!format!("{e:?}").contains("horse"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// A passphrase, stretched into an AES-128 key with Argon2id (as the original's
+    /// `encrypt.key`, but authenticated).
+    Passphrase(String),
+    /// A raw key: 16 bytes for AES-128, 32 for AES-256.
+    Key(Vec<u8>),
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Encryption::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
+            Encryption::Key(k) => write!(f, "Key(<{} bytes, redacted>)", k.len()),
+        }
+    }
+}
+
+impl Encryption {
+    /// The key this describes, with id `id`.
+    pub(crate) fn key(&self, id: u8) -> Result<Key> {
+        let made = match self {
+            Encryption::Passphrase(p) => Key::from_passphrase(id, p),
+            Encryption::Key(bytes) => Key::from_bytes(id, bytes),
+        };
+        made.map_err(|e| {
+            let value = match self {
+                Encryption::Passphrase(_) => "<passphrase>".to_owned(),
+                Encryption::Key(k) => format!("<{} bytes>", k.len()),
+            };
+            Error::invalid("key", value, e.to_string())
+        })
+    }
+}
 
 /// Every option of an instance. Build one through [`crate::Builder`], which validates it.
 ///
@@ -76,6 +118,9 @@ pub struct Options {
     /// Sending rate limit in bytes per second (all datagrams, repairs included); `None` for
     /// no limit.
     pub pace_rate: Option<u64>,
+    /// Authenticated encryption of everything sent and received (AES-GCM); `None` sends
+    /// plaintext. Instances with and without encryption do not hear each other.
+    pub encryption: Option<Encryption>,
     /// Whether this instance logs at all (through `tracing`, target `eventcast`).
     pub log: bool,
     /// The most verbose level this instance logs at.
@@ -105,6 +150,7 @@ impl Default for Options {
             retransmit_min_hold: core.sender.retransmit_min_hold,
             retransmit_max_age: core.sender.retransmit_max_age,
             pace_rate: None,
+            encryption: None,
             recv_buffer_size: None,
             log: true,
             log_level: tracing::Level::INFO,
@@ -119,6 +165,7 @@ pub(crate) struct Validated {
     pub bind: SocketAddr,
     pub destination: SocketAddr,
     pub interface: ResolvedInterface,
+    pub keyring: Option<Keyring>,
 }
 
 impl Options {
@@ -192,6 +239,10 @@ impl Options {
             }
         }
         let interface = interface::resolve(&self.interface, self.group)?;
+        let keyring = match &self.encryption {
+            Some(e) => Some(Keyring::new(e.key(1)?)),
+            None => None,
+        };
         let bind_ip = self.address.unwrap_or(match self.group {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -203,7 +254,7 @@ impl Options {
                 SocketAddr::V6(std::net::SocketAddrV6::new(g, self.port, 0, scope))
             }
         };
-        Ok(Validated { bind: SocketAddr::new(bind_ip, self.port), destination, interface, options: self })
+        Ok(Validated { bind: SocketAddr::new(bind_ip, self.port), destination, interface, keyring, options: self })
     }
 
     /// The protocol core's settings.

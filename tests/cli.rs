@@ -182,3 +182,40 @@ fn demo_runs_and_succeeds() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("demo ok") && stdout.contains("intact"), "{stdout}");
 }
+
+#[test]
+fn encrypted_cli_with_key_from_environment_file_or_flag() {
+    let key = "hex:000102030405060708090a0b0c0d0e0f";
+    let mut c = eventcast();
+    c.args(["listen", "--count", "2", "--timeout", "10"]).env("EVENTCAST_KEY", key);
+    net(&mut c, 19206);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("listening"));
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    // from the environment
+    let mut e = eventcast();
+    e.args(["emit", "sealed", "1"]).env("EVENTCAST_KEY", key);
+    assert!(net(&mut e, 19206).output().unwrap().status.success());
+    // from a file
+    let file = std::env::temp_dir().join(format!("eventcast-key-{}", std::process::id()));
+    std::fs::write(&file, format!("{key}\n")).unwrap();
+    let mut e = eventcast();
+    e.args(["emit", "sealed", "2", "--key-file"]).arg(&file);
+    assert!(net(&mut e, 19206).output().unwrap().status.success());
+    // on the command line: works, with a warning
+    let mut e = eventcast();
+    e.args(["emit", "ignored", "--key", "a passphrase nobody else has"]);
+    let out = net(&mut e, 19206).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("visible to every user"));
+    let (code, lines) = wait(child, Duration::from_secs(15));
+    std::fs::remove_file(file).ok();
+    assert_eq!(code, Some(0));
+    let args: Vec<_> = lines.iter().map(|l| l["args"][0].clone()).collect();
+    assert_eq!(args, [json!(1), json!(2)]);
+    let bad = eventcast().args(["emit", "x", "--interface", "127.0.0.1", "--key", "hex:zz"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid key \"<redacted>\""));
+}

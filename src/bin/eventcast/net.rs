@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use eventcast::{DeliveryMode, Eventcast};
+use eventcast::{DeliveryMode, Encryption, Eventcast};
 
 /// Network options; each can also come from an `EVENTCAST_…` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -44,10 +44,37 @@ pub struct NetArgs {
     /// Socket receive buffer to ask for, in bytes (a warning says when the OS caps it)
     #[arg(long, env = "EVENTCAST_RECV_BUFFER")]
     pub recv_buffer: Option<usize>,
+    /// Encrypt with the key in this file: a passphrase, or hex:<32 or 64 hex digits> for a
+    /// raw AES-128/256 key. The environment variable EVENTCAST_KEY takes the same forms.
+    #[arg(long, env = "EVENTCAST_KEY_FILE")]
+    pub key_file: Option<std::path::PathBuf>,
+    /// Encryption key on the command line (visible to every user of the machine: prefer
+    /// EVENTCAST_KEY or --key-file)
+    #[arg(long)]
+    pub key: Option<String>,
 }
 
 impl NetArgs {
     /// Builds the (stopped) instance these options describe.
+    /// The key from --key, --key-file or EVENTCAST_KEY, in that order.
+    fn key_spec(&self) -> eventcast::Result<Option<String>> {
+        if let Some(key) = &self.key {
+            eprintln!(
+                "eventcast: warning: a key given with --key is visible to every user of this machine; use EVENTCAST_KEY or --key-file"
+            );
+            return Ok(Some(key.clone()));
+        }
+        if let Some(path) = &self.key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| eventcast::Error::InvalidOption {
+                option: "key-file",
+                value: path.display().to_string(),
+                allowed: format!("a readable file holding a passphrase or hex:<key> ({e})"),
+            })?;
+            return Ok(Some(text));
+        }
+        Ok(std::env::var("EVENTCAST_KEY").ok())
+    }
+
     pub fn build(&self) -> eventcast::Result<Eventcast> {
         let mut builder = Eventcast::builder()
             .group(&self.group)
@@ -67,6 +94,12 @@ impl NetArgs {
         }
         if let Some(bytes) = self.recv_buffer {
             builder = builder.recv_buffer_size(bytes);
+        }
+        if let Some(spec) = self.key_spec()? {
+            builder = match parse_key(spec.trim())? {
+                Encryption::Passphrase(p) => builder.passphrase(&p),
+                Encryption::Key(k) => builder.key(&k),
+            };
         }
         builder.build()
     }
@@ -120,4 +153,21 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
         return Err(format!("{text:?} is out of range; use 1k to 1000G bytes per second"));
     }
     Ok(rate as u64)
+}
+
+/// Reads a key: `hex:` and 32 or 64 hex digits for a raw key, anything else is a passphrase.
+pub fn parse_key(text: &str) -> eventcast::Result<Encryption> {
+    let invalid = |allowed: &str| eventcast::Error::InvalidOption {
+        option: "key",
+        value: "<redacted>".into(),
+        allowed: allowed.into(),
+    };
+    match text.strip_prefix("hex:") {
+        Some(digits) => {
+            let bytes = hex::decode(digits).map_err(|_| invalid("hex:<32 or 64 hex digits>"))?;
+            Ok(Encryption::Key(bytes))
+        }
+        None if text.is_empty() => Err(invalid("a non-empty passphrase, or hex:<32 or 64 hex digits>")),
+        None => Ok(Encryption::Passphrase(text.to_owned())),
+    }
 }
