@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::crypto::{self, Keyring, NonceSequence, OpenError};
 use super::reassembly::ReassemblyLimits;
 use super::receiver::{DataFrame, Incoming, ReceiverConfig};
+use super::replay::ReplayGuard;
 use super::sender::{DeliveryMode, Outgoing, SendError, SenderConfig};
 use super::stats::Stats;
 use super::wire::{self, Datagram, FrameRepr, NackEntries, NackEntry, WireError};
@@ -80,6 +81,7 @@ pub struct Endpoint {
     /// Set when encrypting: every datagram out is sealed, every plaintext one in refused.
     keyring: Option<Keyring>,
     nonces: NonceSequence,
+    replay: ReplayGuard,
     outgoing: Outgoing,
     incoming: Incoming,
     stats: Stats,
@@ -106,6 +108,7 @@ impl Endpoint {
             config.sender.max_payload_size = config.max_payload_size - crypto::SEAL_OVERHEAD;
         }
         Endpoint {
+            replay: ReplayGuard::new(config.receiver.max_senders),
             outgoing: Outgoing::new(config.sender.clone(), id),
             incoming: Incoming::new(config.receiver.clone(), config.seed ^ id),
             config,
@@ -167,7 +170,16 @@ impl Endpoint {
             && data[wire::field::FLAGS] == wire::FLAG_SEALED;
         match (&self.keyring, sealed) {
             (Some(ring), true) => match ring.open(data) {
-                Ok(plain) => self.handle_plain(now, from, &plain, data.len()),
+                Ok(plain) => {
+                    let sender = Datagram::new_checked(&plain).map(|d| d.sender_id()).unwrap_or(0);
+                    let mut nonce = [0u8; 16];
+                    nonce[4..].copy_from_slice(&data[crypto::NONCE..crypto::CIPHERTEXT]);
+                    if sender != self.id && !self.replay.accept(sender, u128::from_be_bytes(nonce)) {
+                        self.stats.dropped.replayed += 1;
+                        return;
+                    }
+                    self.handle_plain(now, from, &plain, data.len())
+                }
                 Err(OpenError::Malformed) => self.stats.dropped.malformed += 1,
                 Err(OpenError::UnknownKey(_)) => self.stats.dropped.unknown_key += 1,
                 Err(OpenError::Forged) => self.stats.dropped.forged += 1,

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod payload;
 pub mod reassembly;
 pub mod receiver;
+pub mod replay;
 pub mod sender;
 pub mod stats;
 pub mod window;

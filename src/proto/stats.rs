@@ -44,6 +44,8 @@ pub struct DropCounters {
     pub unknown_key: u64,
     /// Sealed datagram whose tag does not verify: forged, tampered with, or the wrong key.
     pub forged: u64,
+    /// Sealed datagram whose nonce this sender already used: a replay.
+    pub replayed: u64,
     /// Truncated datagrams, frames or payloads; inconsistent fragments.
     pub malformed: u64,
     /// Frames of a type this version does not know (skipped).
