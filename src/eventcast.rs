@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
 use crate::logging::LogLevel;
 use crate::options::{Options, Validated};
-use crate::proto::{DeliveryMode, Endpoint};
+use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
 
 /// Whether an instance is running, as seen through [`Eventcast::state`].
@@ -116,12 +117,7 @@ impl Eventcast {
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let (control, control_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {
-            core: Endpoint::with_keyring(
-                config.options.endpoint_config(seed),
-                sender.0,
-                config.keyring.clone(),
-                rand::random::<u128>(),
-            ),
+            core: Endpoint::with_sealing(config.options.endpoint_config(seed), sender.0, self.sealing()),
             socket,
             destination: config.destination,
             commands: rx,
@@ -134,6 +130,18 @@ impl Eventcast {
         self.inner.state.send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
         Ok(())
+    }
+
+    /// The keys, a fresh random nonce base and a wall-clock reading for a new run.
+    fn sealing(&self) -> Option<Sealing> {
+        let keyring = self.inner.config.keyring.clone()?;
+        let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Some(Sealing {
+            keyring,
+            nonce_base: rand::random::<u128>(),
+            wall_clock: (std::time::Instant::now(), unix_ms),
+            freshness: self.inner.config.options.freshness,
+        })
     }
 
     /// Sends what is queued, leaves the group and closes the socket. Stopping a stopped

@@ -121,6 +121,10 @@ pub struct Options {
     /// Authenticated encryption of everything sent and received (AES-GCM); `None` sends
     /// plaintext. Instances with and without encryption do not hear each other.
     pub encryption: Option<Encryption>,
+    /// With encryption, datagrams sealed further than this from our clock are refused as
+    /// stale: the tolerance for clock differences between hosts, and the age beyond which a
+    /// captured datagram cannot be replayed even to an instance that never heard its sender.
+    pub freshness: Duration,
     /// Whether this instance logs at all (through `tracing`, target `eventcast`).
     pub log: bool,
     /// The most verbose level this instance logs at.
@@ -151,6 +155,7 @@ impl Default for Options {
             retransmit_max_age: core.sender.retransmit_max_age,
             pace_rate: None,
             encryption: None,
+            freshness: Duration::from_secs(60),
             recv_buffer_size: None,
             log: true,
             log_level: tracing::Level::INFO,
@@ -220,6 +225,10 @@ impl Options {
         if self.retransmit_min_hold > self.retransmit_max_age {
             let allowed = format!("at most retransmit_max_age ({:?})", self.retransmit_max_age);
             return Err(Error::invalid("retransmit_min_hold", format!("{:?}", self.retransmit_min_hold), allowed));
+        }
+        if self.freshness < Duration::from_secs(1) || self.freshness > Duration::from_secs(86_400) {
+            let allowed = "1 s to 1 day (it must cover the clock differences between hosts)";
+            return Err(Error::invalid("freshness", format!("{:?}", self.freshness), allowed));
         }
         if self.pace_rate.is_some_and(|r| r < 1000) {
             return Err(Error::invalid(

@@ -23,8 +23,10 @@ pub const NONCE_LEN: usize = 12;
 pub const CIPHERTEXT: usize = NONCE + NONCE_LEN;
 /// Tag length.
 pub const TAG_LEN: usize = 16;
+/// Length of the send time (milliseconds since the Unix epoch) sealed after the sender id.
+pub const SENT_AT_LEN: usize = 8;
 /// Bytes sealing adds to a plaintext datagram.
-pub const SEAL_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+pub const SEAL_OVERHEAD: usize = 1 + NONCE_LEN + SENT_AT_LEN + TAG_LEN;
 /// The salt of passphrase-derived keys. It is fixed and public so that every instance given
 /// the same passphrase derives the same key without exchanging anything; Argon2id's memory
 /// cost, not the salt, is what slows guessing.
@@ -131,6 +133,15 @@ impl Key {
     }
 }
 
+/// A sealed datagram, opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The plaintext datagram it carried: prefix with `SEALED` cleared, sender id, frames.
+    pub plain: Vec<u8>,
+    /// When the sender sealed it, in milliseconds since the Unix epoch (its clock).
+    pub sent_at_ms: u64,
+}
+
 /// Why a sealed datagram was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
@@ -229,41 +240,49 @@ impl Keyring {
     }
 
     /// Seals a plaintext datagram (prefix, sender id, frames) under the primary key and
-    /// `nonce`, which must never repeat under that key.
-    pub fn seal(&self, plain: &[u8], nonce: [u8; NONCE_LEN]) -> Vec<u8> {
+    /// `nonce`, which must never repeat under that key, with the send time `sent_at_ms`
+    /// (milliseconds since the Unix epoch) sealed after the sender id.
+    pub fn seal(&self, plain: &[u8], nonce: [u8; NONCE_LEN], sent_at_ms: u64) -> Vec<u8> {
         let Some(key) = self.key(self.primary) else { return Vec::new() };
-        let body = plain.get(PREFIX_LEN..).unwrap_or_default();
+        if plain.len() < field::FRAMES {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(plain.len() + SEAL_OVERHEAD);
-        out.extend_from_slice(&plain[..PREFIX_LEN.min(plain.len())]);
+        out.extend_from_slice(&plain[..PREFIX_LEN]);
         out[field::FLAGS] |= FLAG_SEALED;
         out.push(key.id);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(body);
+        out.extend_from_slice(&plain[field::SENDER]);
+        out.extend_from_slice(&sent_at_ms.to_be_bytes());
+        out.extend_from_slice(&plain[field::FRAMES..]);
         let (aad, rest) = out.split_at_mut(CIPHERTEXT);
         let tag = key.seal_in_place(&nonce, aad, rest);
         out.extend_from_slice(&tag);
         out
     }
 
-    /// Opens a sealed datagram and returns the plaintext datagram it carried (prefix with
-    /// `SEALED` cleared, sender id, frames).
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
-        if sealed.len() < CIPHERTEXT + TAG_LEN {
+    /// Opens a sealed datagram.
+    pub fn open(&self, sealed: &[u8]) -> Result<Opened, OpenError> {
+        if sealed.len() < CIPHERTEXT + 8 + SENT_AT_LEN + TAG_LEN {
             return Err(OpenError::Malformed);
         }
         let id = sealed[KEY_ID];
         let key = self.key(id).ok_or(OpenError::UnknownKey(id))?;
         let (aad, rest) = sealed.split_at(CIPHERTEXT);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut plain = Vec::with_capacity(PREFIX_LEN + ciphertext.len());
+        let mut inner = ciphertext.to_vec();
+        if !key.open_in_place(&aad[NONCE..CIPHERTEXT], aad, &mut inner, tag) {
+            return Err(OpenError::Forged);
+        }
+        let (sender, rest) = inner.split_at(8);
+        let (sent_at, frames) = rest.split_at(SENT_AT_LEN);
+        let mut plain = Vec::with_capacity(field::FRAMES + frames.len());
         plain.extend_from_slice(&sealed[..PREFIX_LEN]);
         plain[field::FLAGS] &= !FLAG_SEALED;
-        plain.extend_from_slice(ciphertext);
-        if key.open_in_place(&aad[NONCE..CIPHERTEXT], aad, &mut plain[PREFIX_LEN..], tag) {
-            Ok(plain)
-        } else {
-            Err(OpenError::Forged)
-        }
+        plain.extend_from_slice(sender);
+        plain.extend_from_slice(frames);
+        let sent_at_ms = u64::from_be_bytes(sent_at.try_into().unwrap_or_default());
+        Ok(Opened { plain, sent_at_ms })
     }
 }
 
@@ -330,17 +349,18 @@ mod tests {
     fn seal_open_roundtrip_and_nothing_readable() {
         let ring = Keyring::new(Key::from_bytes(3, &[9; 16]).unwrap());
         let plain = plain_datagram();
-        let sealed = ring.seal(&plain, NonceSequence::new(7).next_nonce());
+        let sealed = ring.seal(&plain, NonceSequence::new(7).next_nonce(), 1_700_000_000_000);
         assert_eq!(sealed.len(), plain.len() + SEAL_OVERHEAD);
         assert!(!sealed.windows(6).any(|w| w == b"frames"), "frames are encrypted");
         assert!(!sealed.windows(8).any(|w| w == 42u64.to_be_bytes()), "sender id is encrypted");
-        assert_eq!(ring.open(&sealed).unwrap(), plain);
+        let opened = ring.open(&sealed).unwrap();
+        assert_eq!((opened.plain, opened.sent_at_ms), (plain, 1_700_000_000_000));
     }
 
     #[test]
     fn every_flipped_bit_is_refused() {
         let ring = Keyring::new(Key::from_bytes(3, &[9; 16]).unwrap());
-        let sealed = ring.seal(&plain_datagram(), [1; 12]);
+        let sealed = ring.seal(&plain_datagram(), [1; 12], 5);
         for i in 0..sealed.len() {
             for bit in 0..8 {
                 let mut bad = sealed.clone();
@@ -356,7 +376,7 @@ mod tests {
         let ring = Keyring::new(Key::from_bytes(1, &[1; 16]).unwrap());
         let other = Keyring::new(Key::from_bytes(1, &[2; 16]).unwrap());
         let stranger = Keyring::new(Key::from_bytes(9, &[1; 16]).unwrap());
-        let sealed = ring.seal(&plain_datagram(), [0; 12]);
+        let sealed = ring.seal(&plain_datagram(), [0; 12], 5);
         assert_eq!(other.open(&sealed), Err(OpenError::Forged));
         assert_eq!(stranger.open(&sealed), Err(OpenError::UnknownKey(1)));
     }
@@ -369,11 +389,11 @@ mod tests {
         let mut b = Keyring::new(old);
         b.install(new.clone());
         b.use_key(2).unwrap();
-        let from_b = b.seal(&plain_datagram(), [5; 12]);
+        let from_b = b.seal(&plain_datagram(), [5; 12], 5);
         assert_eq!(a.open(&from_b), Err(OpenError::UnknownKey(2)), "a has not installed the new key yet");
         a.install(new);
         assert!(a.open(&from_b).is_ok());
-        let from_a = a.seal(&plain_datagram(), [6; 12]);
+        let from_a = a.seal(&plain_datagram(), [6; 12], 5);
         assert!(b.open(&from_a).is_ok(), "b still reads the old key");
         assert_eq!(b.remove(2), Err(KeyringError::RemovingPrimary(2)));
         b.remove(1).unwrap();
@@ -386,7 +406,7 @@ mod tests {
         let a = Keyring::new(Key::from_passphrase(1, "correct horse").unwrap());
         let b = Keyring::new(Key::from_passphrase(1, "correct horse").unwrap());
         let c = Keyring::new(Key::from_passphrase(1, "battery staple").unwrap());
-        let sealed = a.seal(&plain_datagram(), [3; 12]);
+        let sealed = a.seal(&plain_datagram(), [3; 12], 5);
         assert!(b.open(&sealed).is_ok());
         assert_eq!(c.open(&sealed), Err(OpenError::Forged));
         assert_eq!(Key::from_passphrase(1, "").unwrap_err(), KeyError::EmptyPassphrase);

@@ -52,6 +52,29 @@ impl EndpointConfig {
     }
 }
 
+/// What an encrypting core needs: its keys, where its nonces start, and the wall clock
+/// (for the send time sealed into each datagram and the freshness check).
+#[derive(Debug, Clone)]
+pub struct Sealing {
+    /// The keys: the primary one seals, all open.
+    pub keyring: Keyring,
+    /// A random base for this run's nonces.
+    pub nonce_base: u128,
+    /// One reading of the wall clock: at this instant, this many milliseconds had passed
+    /// since the Unix epoch. The core derives the wall time of any `now` from it.
+    pub wall_clock: (Instant, u64),
+    /// Sealed datagrams whose send time is further than this from our clock are refused as
+    /// stale (a replay from before this instance knew the sender, or a badly set clock).
+    pub freshness: Duration,
+}
+
+impl Sealing {
+    fn wall_ms(&self, now: Instant) -> u64 {
+        let (at, ms) = self.wall_clock;
+        ms + now.saturating_duration_since(at).as_millis() as u64
+    }
+}
+
 /// One datagram to send to the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
@@ -79,7 +102,7 @@ pub struct Endpoint {
     config: EndpointConfig,
     id: u64,
     /// Set when encrypting: every datagram out is sealed, every plaintext one in refused.
-    keyring: Option<Keyring>,
+    sealing: Option<Sealing>,
     nonces: NonceSequence,
     replay: ReplayGuard,
     outgoing: Outgoing,
@@ -97,14 +120,15 @@ impl Endpoint {
     /// A core for sender id `id`. `config` must have passed [`crate::Options`] validation
     /// (`max_payload_size` within 64..=65507).
     pub fn new(config: EndpointConfig, id: u64) -> Self {
-        Self::with_keyring(config, id, None, 0)
+        Self::with_sealing(config, id, None)
     }
 
-    /// A core that seals everything it sends with `keyring`'s primary key (nonces from the
-    /// random `nonce_base` on) and accepts only datagrams sealed under one of its keys.
-    /// Frames are packed into `max_payload_size` less the sealing overhead.
-    pub fn with_keyring(mut config: EndpointConfig, id: u64, keyring: Option<Keyring>, nonce_base: u128) -> Self {
-        if keyring.is_some() {
+    /// A core that, given `sealing`, seals everything it sends with the keyring's primary
+    /// key and accepts only fresh, unreplayed datagrams sealed under one of its keys. Frames
+    /// are packed into `max_payload_size` less the sealing overhead.
+    pub fn with_sealing(mut config: EndpointConfig, id: u64, sealing: Option<Sealing>) -> Self {
+        let nonce_base = sealing.as_ref().map_or(0, |s| s.nonce_base);
+        if sealing.is_some() {
             config.sender.max_payload_size = config.max_payload_size - crypto::SEAL_OVERHEAD;
         }
         Endpoint {
@@ -113,7 +137,7 @@ impl Endpoint {
             incoming: Incoming::new(config.receiver.clone(), config.seed ^ id),
             config,
             id,
-            keyring,
+            sealing,
             nonces: NonceSequence::new(nonce_base),
             stats: Stats::default(),
         }
@@ -121,7 +145,7 @@ impl Endpoint {
 
     /// The keyring, to install, use or remove keys while running.
     pub fn keyring_mut(&mut self) -> Option<&mut Keyring> {
-        self.keyring.as_mut()
+        self.sealing.as_mut().map(|s| &mut s.keyring)
     }
 
     /// This instance's sender id.
@@ -149,8 +173,8 @@ impl Endpoint {
     /// (then [`Endpoint::poll_timeout`] says until when).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let mut contents = self.outgoing.poll_transmit(now)?;
-        if let Some(ring) = &self.keyring {
-            contents = ring.seal(&contents, self.nonces.next_nonce());
+        if let Some(sealing) = &self.sealing {
+            contents = sealing.keyring.seal(&contents, self.nonces.next_nonce(), sealing.wall_ms(now));
         }
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += contents.len() as u64;
@@ -168,17 +192,22 @@ impl Endpoint {
             && data[wire::field::MAGIC] == wire::MAGIC
             && data[wire::field::VERSION] == wire::VERSION
             && data[wire::field::FLAGS] == wire::FLAG_SEALED;
-        match (&self.keyring, sealed) {
-            (Some(ring), true) => match ring.open(data) {
-                Ok(plain) => {
-                    let sender = Datagram::new_checked(&plain).map(|d| d.sender_id()).unwrap_or(0);
+        match (&self.sealing, sealed) {
+            (Some(sealing), true) => match sealing.keyring.open(data) {
+                Ok(opened) => {
+                    let skew = sealing.wall_ms(now).abs_diff(opened.sent_at_ms);
+                    if skew > sealing.freshness.as_millis() as u64 {
+                        self.stats.dropped.stale += 1;
+                        return;
+                    }
+                    let sender = Datagram::new_checked(&opened.plain).map(|d| d.sender_id()).unwrap_or(0);
                     let mut nonce = [0u8; 16];
                     nonce[4..].copy_from_slice(&data[crypto::NONCE..crypto::CIPHERTEXT]);
                     if sender != self.id && !self.replay.accept(sender, u128::from_be_bytes(nonce)) {
                         self.stats.dropped.replayed += 1;
                         return;
                     }
-                    self.handle_plain(now, from, &plain, data.len())
+                    self.handle_plain(now, from, &opened.plain, data.len())
                 }
                 Err(OpenError::Malformed) => self.stats.dropped.malformed += 1,
                 Err(OpenError::UnknownKey(_)) => self.stats.dropped.unknown_key += 1,

@@ -21,7 +21,7 @@ pub mod sim;
 #[cfg(test)]
 mod sim_tests;
 
-pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Transmit};
+pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Sealing, Transmit};
 pub use receiver::ReceiverConfig;
 pub use sender::{DeliveryMode, SendError, SenderConfig};
 pub use stats::{DropCounters, PeerStats, Stats};

@@ -6,9 +6,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::sim::{Impairment, SimNet};
-use super::{DeliveryMode, Endpoint, EndpointConfig, payload};
+use super::{DeliveryMode, Endpoint, EndpointConfig, Sealing, payload};
 
 const RELIABLE: DeliveryMode = DeliveryMode::Reliable;
+
+fn sealed(id: u64, ring: &super::crypto::Keyring, at: Instant) -> Endpoint {
+    let sealing = Sealing {
+        keyring: ring.clone(),
+        nonce_base: u128::from(id) << 70,
+        wall_clock: (at, 1_700_000_000_000),
+        freshness: Duration::from_secs(60),
+    };
+    Endpoint::with_sealing(EndpointConfig::default(), id, Some(sealing))
+}
 
 /// Each sender's events, as seen by `node`, in delivery order.
 fn names_from(net: &SimNet, node: usize, sender: usize) -> Vec<String> {
@@ -290,12 +300,11 @@ fn sealed_traffic_is_repaired_and_strangers_are_refused() {
     let ring = Keyring::new(Key::from_bytes(1, &[7; 16]).unwrap());
     let config = EndpointConfig::default();
     let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
-    let mut a = Endpoint::with_keyring(config.clone(), 1, Some(ring.clone()), 11);
-    let mut b = Endpoint::with_keyring(config.clone(), 2, Some(ring), 22);
-    let mut wrong =
-        Endpoint::with_keyring(config.clone(), 3, Some(Keyring::new(Key::from_bytes(1, &[8; 16]).unwrap())), 33);
-    let mut plain = Endpoint::new(config, 4);
     let now = Instant::now();
+    let mut a = sealed(1, &ring, now);
+    let mut b = sealed(2, &ring, now);
+    let mut wrong = sealed(3, &Keyring::new(Key::from_bytes(1, &[8; 16]).unwrap()), now);
+    let mut plain = Endpoint::new(config, 4);
     let mut p = Vec::new();
     payload::encode("secret.name", &[5, 0, 0, 0, 0], &mut p).unwrap();
     let big = vec![b'z'; 5000];
@@ -358,9 +367,9 @@ fn replayed_sealed_datagrams_are_refused() {
     use super::crypto::{Key, Keyring};
     let ring = Keyring::new(Key::from_bytes(1, &[7; 16]).unwrap());
     let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
-    let mut a = Endpoint::with_keyring(EndpointConfig::default(), 1, Some(ring.clone()), 5);
-    let mut b = Endpoint::with_keyring(EndpointConfig::default(), 2, Some(ring), 6);
     let now = Instant::now();
+    let mut a = sealed(1, &ring, now);
+    let mut b = sealed(2, &ring, now);
     let mut captured = Vec::new();
     for i in 0..50u8 {
         let mut p = Vec::new();
@@ -377,4 +386,27 @@ fn replayed_sealed_datagrams_are_refused() {
     }
     assert!(b.poll_event().is_none(), "a replay never delivers an event twice");
     assert_eq!(b.stats(now).dropped.replayed, captured.len() as u64);
+}
+
+#[test]
+fn stale_sealed_datagrams_are_refused() {
+    use super::crypto::{Key, Keyring};
+    let ring = Keyring::new(Key::from_bytes(1, &[7; 16]).unwrap());
+    let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
+    let now = Instant::now();
+    let mut a = sealed(1, &ring, now);
+    let mut p = Vec::new();
+    payload::encode("old", &[5, 0, 0, 0, 0], &mut p).unwrap();
+    a.send(now, Bytes::from(p), RELIABLE).unwrap();
+    let captured = a.poll_transmit(now).unwrap().contents;
+    // a receiver that never heard this sender gets the capture two minutes later
+    let later = now + Duration::from_secs(120);
+    let mut fresh_receiver = sealed(2, &ring, now);
+    fresh_receiver.handle_datagram(later, from, &captured);
+    assert!(fresh_receiver.poll_event().is_none());
+    assert_eq!(fresh_receiver.stats(later).dropped.stale, 1);
+    // within the bound it is accepted
+    let mut b = sealed(3, &ring, now);
+    b.handle_datagram(now + Duration::from_secs(59), from, &captured);
+    assert!(b.poll_event().is_some());
 }

@@ -46,6 +46,8 @@ pub struct DropCounters {
     pub forged: u64,
     /// Sealed datagram whose nonce this sender already used: a replay.
     pub replayed: u64,
+    /// Sealed datagram sent further from our clock than the freshness bound.
+    pub stale: u64,
     /// Truncated datagrams, frames or payloads; inconsistent fragments.
     pub malformed: u64,
     /// Frames of a type this version does not know (skipped).
