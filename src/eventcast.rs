@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
 use crate::logging::LogLevel;
 use crate::options::{Options, Validated};
+use crate::proto::crypto::{Keyring, KeyringError};
 use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
 
@@ -43,6 +44,9 @@ struct Running {
 
 struct Inner {
     config: Validated,
+    /// The keys in force: starts as the options' key, changed by key rotation, kept across
+    /// restarts.
+    keyring: Mutex<Option<Keyring>>,
     listeners: Arc<Listeners>,
     running: Mutex<Option<Running>>,
     state: watch::Sender<State>,
@@ -87,6 +91,7 @@ impl Eventcast {
         let config = options.validate()?;
         Ok(Eventcast {
             inner: Arc::new(Inner {
+                keyring: Mutex::new(config.keyring.clone()),
                 config,
                 listeners: Arc::default(),
                 running: Mutex::new(None),
@@ -134,7 +139,7 @@ impl Eventcast {
 
     /// The keys, a fresh random nonce base and a wall-clock reading for a new run.
     fn sealing(&self) -> Option<Sealing> {
-        let keyring = self.inner.config.keyring.clone()?;
+        let keyring = self.inner.keyring.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         Some(Sealing {
             keyring,
@@ -142,6 +147,53 @@ impl Eventcast {
             wall_clock: (std::time::Instant::now(), unix_ms),
             freshness: self.inner.config.options.freshness,
         })
+    }
+
+    /// Installs a key for decryption under `id` (replacing one with that id), as the first
+    /// step of a rotation: install everywhere, then [`use_key`](Eventcast::use_key)
+    /// everywhere, then [`remove_key`](Eventcast::remove_key) the old one. Needs encryption
+    /// on in the options.
+    pub fn install_key(&self, id: u8, key: &crate::Encryption) -> Result<()> {
+        let key = key.key(id)?;
+        self.change_keyring(|ring| {
+            ring.install(key);
+            Ok(())
+        })
+    }
+
+    /// Makes an installed key the one that encrypts what this instance sends.
+    pub fn use_key(&self, id: u8) -> Result<()> {
+        self.change_keyring(|ring| ring.use_key(id))
+    }
+
+    /// Removes an installed key that is not the one in use.
+    pub fn remove_key(&self, id: u8) -> Result<()> {
+        self.change_keyring(|ring| ring.remove(id))
+    }
+
+    /// The installed key ids and the one in use; `None` when encryption is off. Never the keys.
+    pub fn key_ids(&self) -> Option<(Vec<u8>, u8)> {
+        let ring = self.inner.keyring.lock().unwrap_or_else(|p| p.into_inner());
+        ring.as_ref().map(|r| (r.ids(), r.primary()))
+    }
+
+    fn change_keyring(&self, f: impl FnOnce(&mut Keyring) -> std::result::Result<(), KeyringError>) -> Result<()> {
+        let updated = {
+            let mut guard = self.inner.keyring.lock().unwrap_or_else(|p| p.into_inner());
+            let ring = guard.as_mut().ok_or_else(|| {
+                Error::invalid(
+                    "key",
+                    "<none>",
+                    "encryption is off for this instance: give a key or passphrase in the options",
+                )
+            })?;
+            f(ring).map_err(|e| Error::invalid("key id", e.id(), e.to_string()))?;
+            ring.clone()
+        };
+        if let Some(r) = self.lock_running().as_ref() {
+            let _ = r.control.send(task::Control::SetKeyring(updated));
+        }
+        Ok(())
     }
 
     /// Sends what is queued, leaves the group and closes the socket. Stopping a stopped

@@ -48,3 +48,42 @@ async fn bad_keys_are_refused_without_showing_them() {
     let opts = Eventcast::builder().interface("127.0.0.1").passphrase("s3cret-words").build().unwrap();
     assert!(!format!("{:?}", opts.options()).contains("s3cret"));
 }
+
+#[tokio::test]
+async fn keys_rotate_without_downtime() {
+    use eventcast::Encryption;
+    let new_key = Encryption::Key(vec![9; 32]);
+    let a = started(19302, |b| b.passphrase("old passphrase")).await;
+    let b = started(19302, |b| b.passphrase("old passphrase")).await;
+    let laggard = started(19302, |b| b.passphrase("old passphrase")).await;
+    let mut sb = b.subscribe("**").unwrap();
+    let mut sl = laggard.subscribe("**").unwrap();
+    // 1. install the new key on a and b; traffic still flows under the old one
+    a.install_key(2, &new_key).unwrap();
+    b.install_key(2, &new_key).unwrap();
+    assert_eq!(a.key_ids(), Some((vec![1, 2], 1)));
+    a.emit("before", &()).await.unwrap();
+    assert_eq!(timeout(Duration::from_secs(5), sb.recv()).await.unwrap().unwrap().name(), "before");
+    assert_eq!(timeout(Duration::from_secs(5), sl.recv()).await.unwrap().unwrap().name(), "before");
+    // 2. a encrypts with the new key: b reads it, the laggard without it cannot
+    a.use_key(2).unwrap();
+    a.emit("after", &()).await.unwrap();
+    assert_eq!(timeout(Duration::from_secs(5), sb.recv()).await.unwrap().unwrap().name(), "after");
+    assert!(timeout(Duration::from_millis(300), sl.recv()).await.is_err());
+    assert!(laggard.stats().await.protocol.dropped.unknown_key > 0);
+    // 3. the old key goes, after it is no longer in use
+    let err = b.remove_key(1).unwrap_err();
+    assert!(err.to_string().contains("make another key primary"), "{err}");
+    b.use_key(2).unwrap();
+    b.remove_key(1).unwrap();
+    assert!(b.remove_key(7).unwrap_err().to_string().contains("no key with id 7"));
+    assert_eq!(b.key_ids(), Some((vec![2], 2)));
+    // keys survive a restart
+    b.stop().await.unwrap();
+    b.start().await.unwrap();
+    let mut sb = b.subscribe("again").unwrap();
+    a.emit("again", &()).await.unwrap();
+    assert_eq!(timeout(Duration::from_secs(5), sb.recv()).await.unwrap().unwrap().name(), "again");
+    let plain = Eventcast::builder().interface("127.0.0.1").build().unwrap();
+    assert!(plain.install_key(1, &new_key).unwrap_err().to_string().contains("encryption is off"));
+}

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::emitter::Listeners;
 use crate::event::{Event, SenderId};
+use crate::proto::crypto::Keyring;
 use crate::proto::{DeliveryMode, Endpoint, Stats};
 
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
@@ -31,6 +32,8 @@ pub(crate) enum Control {
     Stats(oneshot::Sender<Stats>),
     /// Send what is queued, then stop.
     Stop(oneshot::Sender<()>),
+    /// Replace the keyring (key rotation).
+    SetKeyring(Keyring),
 }
 
 pub(crate) struct Driver {
@@ -56,6 +59,11 @@ impl Driver {
                         let mut stats = self.core.stats(Instant::now());
                         stats.send_errors = self.send_errors;
                         let _ = reply.send(stats);
+                    }
+                    Some(Control::SetKeyring(ring)) => {
+                        if let Some(current) = self.core.keyring_mut() {
+                            *current = ring;
+                        }
                     }
                     Some(Control::Stop(reply)) => {
                         // emits queued before the stop still go out

@@ -181,6 +181,15 @@ pub enum KeyringError {
     RemovingPrimary(u8),
 }
 
+impl KeyringError {
+    /// The key id concerned.
+    pub fn id(&self) -> u8 {
+        match self {
+            KeyringError::NoSuchKey(id) | KeyringError::RemovingPrimary(id) => *id,
+        }
+    }
+}
+
 impl fmt::Display for KeyringError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
