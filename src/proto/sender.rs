@@ -53,6 +53,11 @@ pub struct SenderConfig {
     pub repair_holdoff: Duration,
     /// Sending rate limit in bytes per second; `None` sends as fast as the socket takes.
     pub pace_bytes_per_sec: Option<u64>,
+    /// Repair budget in bytes per second, whoever asks: NACKs beyond it are ignored (and
+    /// asked again later), so requests cannot make a sender flood the group.
+    pub repair_bytes_per_sec: u64,
+    /// How much repair budget can build up while idle.
+    pub repair_burst_bytes: u64,
     /// Bytes of datagrams waiting to be sent before `can_send` says no.
     pub max_tx_queue_bytes: usize,
 }
@@ -69,6 +74,8 @@ impl Default for SenderConfig {
             heartbeat_max: Duration::from_secs(1),
             repair_holdoff: Duration::from_millis(10),
             pace_bytes_per_sec: None,
+            repair_bytes_per_sec: 64 << 20,
+            repair_burst_bytes: 16 << 20,
             max_tx_queue_bytes: 4 << 20,
         }
     }
@@ -132,6 +139,8 @@ pub struct Outgoing {
     last_gone_heartbeat: Option<Instant>,
     tokens: f64,
     tokens_at: Option<Instant>,
+    repair_budget: f64,
+    repair_budget_at: Option<Instant>,
     blocked: bool,
 }
 
@@ -151,6 +160,7 @@ impl Outgoing {
     /// The sending half for sender `id`.
     pub fn new(config: SenderConfig, id: u64) -> Self {
         let burst = Self::burst(&config);
+        let repair_budget = config.repair_burst_bytes as f64;
         Outgoing {
             heartbeat_gap: config.heartbeat_min,
             config,
@@ -165,6 +175,8 @@ impl Outgoing {
             last_gone_heartbeat: None,
             tokens: burst,
             tokens_at: None,
+            repair_budget,
+            repair_budget_at: None,
             blocked: false,
         }
     }
@@ -235,7 +247,15 @@ impl Outgoing {
     /// per item per `repair_holdoff`, and a heartbeat when something asked for is gone.
     pub fn handle_nack(&mut self, now: Instant, entries: impl Iterator<Item = NackEntry>, stats: &mut Stats) {
         stats.nacks_received += 1;
+        let elapsed = self.repair_budget_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.repair_budget = (self.repair_budget + elapsed * self.config.repair_bytes_per_sec as f64)
+            .min(self.config.repair_burst_bytes as f64);
+        self.repair_budget_at = Some(now);
         for entry in entries {
+            if self.repair_budget <= 0.0 {
+                stats.repairs_rate_limited += 1;
+                return;
+            }
             if entry.seq >= self.next_seq {
                 continue; // never sent: a confused or hostile peer
             }
@@ -265,6 +285,10 @@ impl Outgoing {
             {
                 let sent = &mut self.retransmit[index];
                 for i in first..end {
+                    if self.repair_budget <= 0.0 {
+                        stats.repairs_rate_limited += 1;
+                        break;
+                    }
                     let key = if parts.len() == 1 { NACK_WHOLE } else { i };
                     if sent.repaired.get(&key).is_some_and(|t| now < *t + holdoff) {
                         stats.repairs_held_off += 1;
@@ -272,6 +296,7 @@ impl Outgoing {
                     }
                     sent.repaired.insert(key, now);
                     wanted.push(i);
+                    self.repair_budget -= self.config.max_payload_size as f64;
                 }
             }
             if wanted.is_empty() {

@@ -410,3 +410,36 @@ fn stale_sealed_datagrams_are_refused() {
     b.handle_datagram(now + Duration::from_secs(59), from, &captured);
     assert!(b.poll_event().is_some());
 }
+
+#[test]
+fn nack_floods_cannot_make_a_sender_flood_the_group() {
+    use super::wire::{Datagram, FrameRepr, NACK_WHOLE, NackEntries, NackEntry};
+    let mut config = EndpointConfig::default();
+    config.sender.repair_bytes_per_sec = 1 << 20;
+    config.sender.repair_burst_bytes = 1 << 20;
+    let mut a = Endpoint::new(config, 1);
+    let now = Instant::now();
+    let mut p = Vec::new();
+    let big = bson::doc! { "0": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1; 500_000] } };
+    payload::encode("big", &bson::serialize_to_vec(&big).unwrap(), &mut p).unwrap();
+    a.send(now, Bytes::from(p), RELIABLE).unwrap();
+    while a.poll_transmit(now).is_some() {}
+    // a forged NACK asking for the whole 500 KB event, over and over
+    let mut entries = Vec::new();
+    NackEntry { seq: 0, first: 0, end: NACK_WHOLE }.emit(&mut entries);
+    let mut nack = Vec::new();
+    Datagram::emit_header(&mut nack, 666);
+    FrameRepr::Nack { target: 1, entries: NackEntries::new(&entries).unwrap() }.emit(&mut nack);
+    let mut repaired = 0usize;
+    let from: SocketAddr = "10.0.0.9:9000".parse().unwrap();
+    for ms in 0..1000u64 {
+        let t = now + Duration::from_millis(ms);
+        a.handle_datagram(t, from, &nack);
+        while let Some(d) = a.poll_transmit(t) {
+            repaired += d.contents.len();
+        }
+    }
+    // one second: at most the burst plus one second of budget, plus one datagram of slack
+    assert!(repaired <= (2 << 20) + 2048, "{repaired} bytes of repairs in one second");
+    assert!(a.stats(now).repairs_rate_limited > 0);
+}

@@ -110,6 +110,8 @@ pub struct Stats {
     pub repairs_sent: u64,
     /// Repairs held back because the same item was just repaired.
     pub repairs_held_off: u64,
+    /// NACKs (or the rest of one) ignored because the repair budget was spent.
+    pub repairs_rate_limited: u64,
     /// Items asked for that had already left the retransmit buffer.
     pub repairs_unavailable: u64,
     /// Repair frames received.
