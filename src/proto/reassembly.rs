@@ -27,13 +27,14 @@ pub enum Outcome {
     Complete(Vec<u8>),
     /// This fragment was already held.
     Duplicate,
-    /// Its count disagrees with the event's other fragments.
-    Malformed,
     /// The event would exceed `max_event_size`; the event is discarded.
     Oversize,
 }
 
-type Key = (u64, u64);
+/// (sender, sequence, fragment count): fragments that disagree on the count are kept apart,
+/// so a corrupted or forged fragment cannot poison the real event's reassembly; the
+/// impostor never completes and expires.
+type Key = (u64, u64, u32);
 
 #[derive(Debug)]
 struct Partial {
@@ -106,7 +107,7 @@ impl Reassembler {
         data: &[u8],
         stats: &mut Stats,
     ) -> Outcome {
-        let key = (sender, seq);
+        let key = (sender, seq, count);
         // Fragments other than the last are all one size, so `count - 1` of them already
         // bound the event from below.
         let lower_bound = if index + 1 < count { (count as usize - 1).saturating_mul(data.len()) } else { data.len() };
@@ -116,10 +117,6 @@ impl Reassembler {
             return Outcome::Oversize;
         }
         if let Some(p) = self.partials.get(&key) {
-            if p.count != count {
-                stats.dropped.malformed += 1;
-                return Outcome::Malformed;
-            }
             if p.fragments.contains_key(&index) {
                 stats.dropped.duplicate += 1;
                 return Outcome::Duplicate;
@@ -174,13 +171,22 @@ impl Reassembler {
 
     /// Forgets one incomplete event.
     pub fn forget(&mut self, sender: u64, seq: u64) {
-        self.remove(&(sender, seq));
+        let keys: Vec<Key> = self.partials.keys().filter(|k| k.0 == sender && k.1 == seq).copied().collect();
+        for key in keys {
+            self.remove(&key);
+        }
     }
 
     /// The fragments an incomplete event still lacks, as `first..end` ranges; `None` when
     /// no fragment of it is held.
     pub fn missing_fragments(&self, sender: u64, seq: u64) -> Option<Vec<(u32, u32)>> {
-        let p = self.partials.get(&(sender, seq))?;
+        // the candidate with the most fragments is the one worth completing
+        let p = self
+            .partials
+            .iter()
+            .filter(|(k, _)| k.0 == sender && k.1 == seq)
+            .map(|(_, p)| p)
+            .max_by_key(|p| p.fragments.len())?;
         let mut ranges = Vec::new();
         let mut next = 0u32;
         for &index in p.fragments.keys() {
@@ -314,15 +320,20 @@ mod tests {
     }
 
     #[test]
-    fn oversize_and_inconsistent_counts_are_refused() {
+    fn oversize_refused_and_disagreeing_counts_kept_apart() {
         let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
         assert_eq!(r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s), Outcome::Oversize);
         assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Incomplete);
-        assert_eq!(r.insert(t0, 1, 1, 1, 4, &[0; 100], &mut s), Outcome::Malformed);
+        // a fragment claiming another count (corrupt or forged) does not disturb the event
+        assert_eq!(r.insert(t0, 1, 1, 1, 4, &[9; 100], &mut s), Outcome::Incomplete);
         assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Duplicate);
-        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[0; 9_950], &mut s), Outcome::Oversize);
-        assert_eq!((r.in_flight(), r.bytes()), (0, 0));
-        assert_eq!((s.dropped.oversize, s.dropped.malformed, s.dropped.duplicate), (2, 1, 1));
+        assert_eq!(r.insert(t0, 1, 1, 1, 3, &[1; 100], &mut s), Outcome::Incomplete);
+        assert_eq!(r.missing_fragments(1, 1), Some(vec![(2, 3)]));
+        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[2; 9_950], &mut s), Outcome::Oversize);
+        assert_eq!((r.in_flight(), r.bytes()), (1, 100), "only the impostor is left, to expire");
+        assert_eq!((s.dropped.oversize, s.dropped.duplicate), (2, 1));
+        r.forget(1, 1);
+        assert_eq!(r.in_flight(), 0);
     }
 
     proptest! {

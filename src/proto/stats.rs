@@ -56,6 +56,8 @@ pub struct DropCounters {
     pub duplicate: u64,
     /// Events older than the duplicate window.
     pub too_old: u64,
+    /// Frames putting a known sender implausibly far ahead (corrupt or forged).
+    pub implausible: u64,
     /// Events larger than `max_event_size`.
     pub oversize: u64,
     /// Incomplete events discarded after `message_ttl` without a fragment.

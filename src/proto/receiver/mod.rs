@@ -16,7 +16,7 @@ use super::reassembly::{Outcome, Reassembler};
 use super::stats::{PeerStats, Stats};
 use super::window::{SeqStatus, SeqWindow, WINDOW};
 use super::wire::{self, NACK_WHOLE, NackEntry};
-pub use types::{DataFrame, Delivery, JOIN_HISTORY, Loss, ReceiverConfig};
+pub use types::{DataFrame, Delivery, JOIN_HISTORY, JUMP_CONFIRMATIONS, Loss, ReceiverConfig};
 use types::{Missing, Peer, stream_start};
 
 /// The receiving half of an [`super::Endpoint`].
@@ -65,6 +65,7 @@ impl Incoming {
         }
         let peer = self.peers.entry(sender).or_insert_with(|| Peer {
             anchored: false,
+            ahead_streak: 0,
             addr: from,
             last_heard: now,
             done: SeqWindow::default(),
@@ -106,6 +107,9 @@ impl Incoming {
         let repair = f.flags & wire::FRAME_RETRANSMIT != 0;
         if repair && !self.peers.get(&f.sender).is_some_and(|p| p.anchored) {
             return; // a repair someone else asked for, from before we joined
+        }
+        if self.implausible_jump(f.sender, f.seq, stats) {
+            return;
         }
         let peer = self.touch(now, f.sender, f.from, Some(stream_start(f.seq)), stats);
         if f.seq < peer.next_expected || peer.done.status(f.seq) != SeqStatus::Fresh {
@@ -166,6 +170,25 @@ impl Incoming {
             Delivery { sender: f.sender, from: f.from, seq: f.seq, payload: Bytes::from(payload), view },
             stats,
         );
+    }
+
+    /// Whether `seq` from a sender we follow is so far ahead of what it has sent (more than
+    /// the tracking window) that it is more likely corrupt or forged than real. A sender
+    /// that really jumped (we were cut off for long) shows it in every frame, so after
+    /// [`JUMP_CONFIRMATIONS`] such frames in a row the jump is accepted and the gap reported.
+    fn implausible_jump(&mut self, sender: u64, seq: u64, stats: &mut Stats) -> bool {
+        let Some(peer) = self.peers.get_mut(&sender).filter(|p| p.anchored) else { return false };
+        if seq < peer.known_end.saturating_add(WINDOW) {
+            peer.ahead_streak = 0;
+            return false;
+        }
+        peer.ahead_streak += 1;
+        if peer.ahead_streak >= JUMP_CONFIRMATIONS {
+            peer.ahead_streak = 0;
+            return false;
+        }
+        stats.dropped.implausible += 1;
+        true
     }
 
     /// Everything below `end` was sent: what is not done there is missing from now on, and
@@ -236,16 +259,11 @@ impl Incoming {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
-        let view = match PayloadView::parse(&payload) {
-            Ok(v) => v,
-            Err(_) => {
-                // Take it as lost rather than wait forever for a sequence that is garbage.
-                stats.dropped.malformed += 1;
-                peer.done.mark(seq);
-                peer.missing.remove(&seq);
-                self.advance(sender, stats);
-                return;
-            }
+        let Ok(view) = PayloadView::parse(&payload) else {
+            // Corrupt or forged: not done, so it is asked for again like a lost one (and
+            // reported lost if no good copy comes).
+            stats.dropped.malformed += 1;
+            return;
         };
         peer.done.mark(seq);
         if peer.missing.remove(&seq).is_some() {
@@ -345,6 +363,9 @@ impl Incoming {
         stats: &mut Stats,
     ) {
         stats.heartbeats_received += 1;
+        if self.implausible_jump(sender, next_seq, stats) {
+            return;
+        }
         let peer = self.touch(now, sender, from, Some(stream_start(next_seq)), stats);
         peer.oldest_available = peer.oldest_available.max(oldest.min(next_seq));
         self.sent_up_to(now, sender, next_seq, stats);

@@ -21,6 +21,10 @@ pub(super) fn stream_start(first_heard: u64) -> u64 {
     if first_heard < JOIN_HISTORY { 0 } else { first_heard }
 }
 
+/// How many frames in a row must show a sender far ahead of the tracking window before
+/// the receiver believes the jump (see `Incoming::implausible_jump`).
+pub const JUMP_CONFIRMATIONS: u32 = 16;
+
 /// Settings of the receiving half.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiverConfig {
@@ -117,6 +121,8 @@ pub(super) struct Peer {
     /// Whether the reliable stream has a starting point yet (a best-effort event or a
     /// repair alone does not give one).
     pub(super) anchored: bool,
+    /// Frames in a row that put the sender implausibly far ahead.
+    pub(super) ahead_streak: u32,
     pub(super) addr: SocketAddr,
     pub(super) last_heard: Instant,
     /// Reliable sequences delivered, held, or given up on.
