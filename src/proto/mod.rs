@@ -8,6 +8,8 @@
 
 pub mod crypto;
 pub mod endpoint;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod payload;
 pub mod reassembly;
 pub mod receiver;

@@ -1,0 +1,71 @@
+//! Entry points shared by the fuzz targets (`fuzz/`) and the corpus regression test
+//! (`tests/fuzz_corpus.rs`): each takes arbitrary bytes, drives the core with them, and
+//! panics only if an invariant breaks.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::crypto::{Key, Keyring};
+use super::reassembly::{Reassembler, ReassemblyLimits};
+use super::{Endpoint, EndpointConfig, Sealing, Stats};
+
+const FROM: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 9000);
+
+/// The key the `sealed` target and its seed corpus use.
+pub const FUZZ_KEY: [u8; 16] = [0x42; 16];
+
+fn drain(e: &mut Endpoint, now: Instant) {
+    e.handle_timeout(now + Duration::from_secs(5));
+    while e.poll_event().is_some() {}
+    while e.poll_loss().is_some() {}
+    while e.poll_transmit(now).is_some() {}
+    let s = e.stats(now);
+    assert!(s.reassembly_bytes <= 64 << 20 && s.peers <= 1024, "bounds broken: {s:?}");
+}
+
+/// Bytes split at `0xff` into datagrams for a plaintext core.
+pub fn datagram(data: &[u8]) {
+    let now = Instant::now();
+    let mut e = Endpoint::new(EndpointConfig::default(), 1);
+    for chunk in data.split(|b| *b == 0xff).take(64) {
+        e.handle_datagram(now, FROM, chunk);
+    }
+    drain(&mut e, now);
+}
+
+/// Bytes as one datagram for an encrypting core (decrypt, check replay and freshness, parse).
+pub fn sealed(data: &[u8]) {
+    let now = Instant::now();
+    let sealing = Sealing {
+        keyring: Keyring::new(Key::from_bytes(1, &FUZZ_KEY).expect("16 bytes")),
+        nonce_base: 1,
+        wall_clock: (now, 1_700_000_000_000),
+        freshness: Duration::from_secs(u64::MAX / 4_000_000),
+    };
+    let mut e = Endpoint::with_sealing(EndpointConfig::default(), 1, Some(sealing));
+    e.handle_datagram(now, FROM, data);
+    e.handle_datagram(now, FROM, data);
+    drain(&mut e, now);
+}
+
+/// Bytes as a sequence of 12-byte fragment records for the reassembler.
+pub fn reassembly(data: &[u8]) {
+    let limits = ReassemblyLimits {
+        max_event_size: 1 << 16,
+        max_partial_per_sender: 8,
+        max_bytes: 1 << 18,
+        ttl: Duration::from_millis(100),
+    };
+    let (mut r, mut stats, t0) = (Reassembler::new(limits), Stats::default(), Instant::now());
+    for (i, rec) in data.chunks_exact(12).enumerate() {
+        let sender = u64::from(rec[0] % 4);
+        let seq = u64::from(rec[1] % 16);
+        let count = u32::from(u16::from_le_bytes([rec[2], rec[3]])).max(2);
+        let index = u32::from(u16::from_le_bytes([rec[4], rec[5]])) % count;
+        let len = usize::from(u16::from_le_bytes([rec[6], rec[7]]) % 4096).max(1);
+        let at = t0 + Duration::from_millis(u64::from(rec[8]) * i as u64);
+        let _ = r.insert(at, sender, seq, index, count, &vec![rec[9]; len], &mut stats);
+        r.expire(at, &mut stats);
+        assert!(r.bytes() <= 1 << 18 && r.in_flight() <= 4 * 8, "bounds broken");
+    }
+}
