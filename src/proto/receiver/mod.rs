@@ -57,7 +57,9 @@ impl Incoming {
         stats: &mut Stats,
     ) -> &mut Peer {
         if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
-            let stalest = self.peers.iter().min_by_key(|(_, p)| p.last_heard).map(|(id, _)| *id);
+            // Senders that never gave a valid event go first, so minted ids cannot push out
+            // real senders.
+            let stalest = self.peers.iter().min_by_key(|(_, p)| (p.proven, p.last_heard)).map(|(id, _)| *id);
             if let Some(id) = stalest {
                 self.forget(id);
                 stats.dropped.sender_evicted += 1;
@@ -65,6 +67,7 @@ impl Incoming {
         }
         let peer = self.peers.entry(sender).or_insert_with(|| Peer {
             anchored: false,
+            proven: false,
             ahead_streak: 0,
             addr: from,
             last_heard: now,
@@ -137,7 +140,7 @@ impl Incoming {
                 _ => return,
             },
         };
-        self.complete(f.sender, f.from, f.seq, f.flags, payload, stats);
+        self.complete(now, f.sender, f.from, f.seq, f.flags, payload, stats);
         self.enforce_bounds(f.sender, stats);
     }
 
@@ -205,15 +208,29 @@ impl Incoming {
         if end <= peer.known_end {
             return;
         }
+        let from = peer.known_end.max(peer.next_expected);
+        peer.known_end = end;
+        // Until a sender has given us one whole, valid event, its gaps are not tracked or
+        // asked for: anyone can mint sender ids, and a flood of them must cost no memory
+        // and draw no NACKs. The gaps are filled in when it proves itself.
+        if peer.proven {
+            self.track_missing(now, sender, from, first_nack, stats);
+        }
+    }
+
+    /// Marks every sequence of `sender` from `from` up to `known_end` that is not done as
+    /// missing, first asked for at `first_nack`.
+    fn track_missing(&mut self, now: Instant, sender: u64, from: u64, first_nack: Instant, stats: &mut Stats) {
+        let Some(peer) = self.peers.get_mut(&sender) else { return };
         let mut scheduled = false;
-        for seq in peer.known_end.max(peer.next_expected)..end {
-            if peer.done.status(seq) == SeqStatus::Fresh {
-                peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 });
-                stats.gaps_detected += 1;
-                scheduled = true;
+        for seq in from.max(peer.next_expected)..peer.known_end {
+            if peer.done.status(seq) == SeqStatus::Fresh && !peer.held.contains_key(&seq) {
+                if peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 }).is_none() {
+                    stats.gaps_detected += 1;
+                    scheduled = true;
+                }
             }
         }
-        peer.known_end = end;
         if scheduled {
             self.nack_due = Some(self.nack_due.map_or(first_nack, |d| d.min(first_nack)));
         }
@@ -255,7 +272,17 @@ impl Incoming {
     }
 
     /// A reliable event is whole: deliver it, or hold it until the events before it are in.
-    fn complete(&mut self, sender: u64, from: SocketAddr, seq: u64, flags: u8, payload: Vec<u8>, stats: &mut Stats) {
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &mut self,
+        now: Instant,
+        sender: u64,
+        from: SocketAddr,
+        seq: u64,
+        flags: u8,
+        payload: Vec<u8>,
+        stats: &mut Stats,
+    ) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
@@ -270,6 +297,12 @@ impl Incoming {
             stats.gaps_recovered += 1;
             peer.stats.gaps_recovered += 1;
         }
+        if !peer.proven {
+            peer.proven = true;
+            let (from, first_nack) = (peer.next_expected, now + self.config.nack_delay_max);
+            self.track_missing(now, sender, from, first_nack, stats);
+        }
+        let Some(peer) = self.peers.get_mut(&sender) else { return };
         let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view };
         if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
             self.push_delivery(delivery, stats);

@@ -121,6 +121,8 @@ pub(super) struct Peer {
     /// Whether the reliable stream has a starting point yet (a best-effort event or a
     /// repair alone does not give one).
     pub(super) anchored: bool,
+    /// Whether it has given us a whole, valid event: only then are its gaps tracked.
+    pub(super) proven: bool,
     /// Frames in a row that put the sender implausibly far ahead.
     pub(super) ahead_streak: u32,
     pub(super) addr: SocketAddr,
