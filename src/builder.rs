@@ -140,6 +140,13 @@ impl Builder {
         self
     }
 
+    /// The id of the key given with `passphrase` or `key` (default 1); see
+    /// [`crate::Eventcast::install_key`] for rotation.
+    pub fn key_id(mut self, id: u8) -> Self {
+        self.options.key_id = id;
+        self
+    }
+
     /// Whether this instance logs (default true; `tracing`, target `eventcast`).
     pub fn log(mut self, enabled: bool) -> Self {
         self.options.log = enabled;

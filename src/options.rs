@@ -121,6 +121,9 @@ pub struct Options {
     /// Authenticated encryption of everything sent and received (AES-GCM); `None` sends
     /// plaintext. Instances with and without encryption do not hear each other.
     pub encryption: Option<Encryption>,
+    /// The id of that key (default 1): the id receivers look it up by, so the same key
+    /// must have the same id everywhere.
+    pub key_id: u8,
     /// With encryption, datagrams sealed further than this from our clock are refused as
     /// stale: the tolerance for clock differences between hosts, and the age beyond which a
     /// captured datagram cannot be replayed even to an instance that never heard its sender.
@@ -155,6 +158,7 @@ impl Default for Options {
             retransmit_max_age: core.sender.retransmit_max_age,
             pace_rate: None,
             encryption: None,
+            key_id: 1,
             freshness: Duration::from_secs(60),
             recv_buffer_size: None,
             log: true,
@@ -249,7 +253,7 @@ impl Options {
         }
         let interface = interface::resolve(&self.interface, self.group)?;
         let keyring = match &self.encryption {
-            Some(e) => Some(Keyring::new(e.key(1)?)),
+            Some(e) => Some(Keyring::new(e.key(self.key_id)?)),
             None => None,
         };
         let bind_ip = self.address.unwrap_or(match self.group {

@@ -219,3 +219,28 @@ fn encrypted_cli_with_key_from_environment_file_or_flag() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid key \"<redacted>\""));
 }
+
+#[test]
+fn key_file_keyring_reads_old_and_new_keys() {
+    let dir = std::env::temp_dir();
+    let ring = dir.join(format!("eventcast-ring-{}", std::process::id()));
+    let new_only = dir.join(format!("eventcast-new-{}", std::process::id()));
+    std::fs::write(&ring, "1=old words\n2=new words\nuse=1\n").unwrap();
+    std::fs::write(&new_only, "2=new words\n").unwrap();
+    let mut c = eventcast();
+    c.args(["listen", "--count", "1", "--timeout", "10", "--key-file"]).arg(&ring);
+    net(&mut c, 19207);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let mut e = eventcast();
+    e.args(["emit", "rotated", "--key-file"]).arg(&new_only);
+    assert!(net(&mut e, 19207).output().unwrap().status.success());
+    let (code, lines) = wait(child, Duration::from_secs(15));
+    std::fs::remove_file(ring).ok();
+    std::fs::remove_file(new_only).ok();
+    assert_eq!(code, Some(0));
+    assert_eq!(lines[0]["event"], "rotated");
+}

@@ -95,13 +95,25 @@ impl NetArgs {
         if let Some(bytes) = self.recv_buffer {
             builder = builder.recv_buffer_size(bytes);
         }
-        if let Some(spec) = self.key_spec()? {
-            builder = match parse_key(spec.trim())? {
-                Encryption::Passphrase(p) => builder.passphrase(&p),
-                Encryption::Key(k) => builder.key(&k),
-            };
+        let keys = match self.key_spec()? {
+            Some(spec) => parse_keys(&spec)?,
+            None => KeyConfig::default(),
+        };
+        if let Some((id, first)) = keys.keys.first() {
+            builder = match first {
+                Encryption::Passphrase(p) => builder.passphrase(p),
+                Encryption::Key(k) => builder.key(k),
+            }
+            .key_id(*id);
         }
-        builder.build()
+        let ec = builder.build()?;
+        for (id, key) in keys.keys.iter().skip(1) {
+            ec.install_key(*id, key)?;
+        }
+        if let Some(id) = keys.use_id {
+            ec.use_key(id)?;
+        }
+        Ok(ec)
     }
 }
 
@@ -155,6 +167,44 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
     Ok(rate as u64)
 }
 
+/// Keys from a key file or EVENTCAST_KEY: the first one encrypts unless `use_id` says which.
+#[derive(Debug, Default)]
+pub struct KeyConfig {
+    pub keys: Vec<(u8, Encryption)>,
+    pub use_id: Option<u8>,
+}
+
+/// Reads keys. One key alone (a passphrase, or `hex:` + 32/64 hex digits) has id 1. For
+/// rotation, one key per line as `ID=KEY`, and optionally `use=ID` for the one that encrypts:
+///
+/// ```text
+/// 1=hex:00112233445566778899aabbccddeeff
+/// 2=a new passphrase
+/// use=2
+/// ```
+pub fn parse_keys(text: &str) -> eventcast::Result<KeyConfig> {
+    let bad = |allowed: String| eventcast::Error::InvalidOption { option: "key", value: "<redacted>".into(), allowed };
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let is_entry = |l: &str| l.split_once('=').is_some_and(|(k, _)| k == "use" || k.parse::<u8>().is_ok());
+    if lines.is_empty() || !lines.iter().all(|l| is_entry(l)) {
+        return Ok(KeyConfig { keys: vec![(1, parse_key(text.trim())?)], use_id: None });
+    }
+    let mut config = KeyConfig::default();
+    for line in lines {
+        let (k, v) = line.split_once('=').unwrap_or_default();
+        if k == "use" {
+            let id = v.trim().parse().map_err(|_| bad(format!("use=ID with ID 0 to 255, not {v:?}")))?;
+            config.use_id = Some(id);
+        } else {
+            config.keys.push((k.parse().unwrap_or_default(), parse_key(v.trim())?));
+        }
+    }
+    if config.keys.is_empty() {
+        return Err(bad("at least one ID=KEY line".into()));
+    }
+    Ok(config)
+}
+
 /// Reads a key: `hex:` and 32 or 64 hex digits for a raw key, anything else is a passphrase.
 pub fn parse_key(text: &str) -> eventcast::Result<Encryption> {
     let invalid = |allowed: &str| eventcast::Error::InvalidOption {
@@ -169,5 +219,23 @@ pub fn parse_key(text: &str) -> eventcast::Result<Encryption> {
         }
         None if text.is_empty() => Err(invalid("a non-empty passphrase, or hex:<32 or 64 hex digits>")),
         None => Ok(Encryption::Passphrase(text.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_hold_one_key_or_a_keyring() {
+        let one = parse_keys("hex:00112233445566778899aabbccddeeff\n").unwrap();
+        assert_eq!((one.keys.len(), one.keys[0].0, one.use_id), (1, 1, None));
+        let pass = parse_keys("a passphrase with = inside").unwrap();
+        assert_eq!(pass.keys[0].1, Encryption::Passphrase("a passphrase with = inside".into()));
+        let ring = parse_keys("# rotation\n1=hex:00112233445566778899aabbccddeeff\n2=new words\nuse=2\n").unwrap();
+        assert_eq!(ring.keys.iter().map(|k| k.0).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(ring.use_id, Some(2));
+        assert!(parse_keys("1=hex:zz").is_err());
+        assert!(parse_keys("use=300\n1=x").is_err());
     }
 }
