@@ -224,11 +224,12 @@ impl Incoming {
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         let mut scheduled = false;
         for seq in from.max(peer.next_expected)..peer.known_end {
-            if peer.done.status(seq) == SeqStatus::Fresh && !peer.held.contains_key(&seq) {
-                if peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 }).is_none() {
-                    stats.gaps_detected += 1;
-                    scheduled = true;
-                }
+            if peer.done.status(seq) == SeqStatus::Fresh
+                && !peer.held.contains_key(&seq)
+                && peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 }).is_none()
+            {
+                stats.gaps_detected += 1;
+                scheduled = true;
             }
         }
         if scheduled {
