@@ -422,6 +422,37 @@ mod tests {
         assert!(!format!("{:?}", a).contains("correct"));
     }
 
+    proptest::proptest! {
+        /// The keyring agrees with a model (a map of ids and a primary) under any sequence
+        /// of install / use / remove.
+        #[test]
+        fn keyring_matches_a_model(ops in proptest::collection::vec((0u8..3, 0u8..6), 0..60)) {
+            use std::collections::BTreeSet;
+            let mut ring = Keyring::new(Key::from_bytes(0, &[0; 16]).unwrap());
+            let (mut ids, mut primary) = (BTreeSet::from([0u8]), 0u8);
+            for (op, id) in ops {
+                match op {
+                    0 => { ring.install(Key::from_bytes(id, &[id; 16]).unwrap()); ids.insert(id); }
+                    1 => {
+                        let ok = ids.contains(&id);
+                        proptest::prop_assert_eq!(ring.use_key(id).is_ok(), ok);
+                        if ok { primary = id; }
+                    }
+                    _ => {
+                        let ok = ids.contains(&id) && id != primary;
+                        proptest::prop_assert_eq!(ring.remove(id).is_ok(), ok);
+                        if ok { ids.remove(&id); }
+                    }
+                }
+                proptest::prop_assert_eq!(ring.ids(), ids.iter().copied().collect::<Vec<_>>());
+                proptest::prop_assert_eq!(ring.primary(), primary);
+                // what it seals, it opens
+                let sealed = ring.seal(&plain_datagram(), [id; 12], 1);
+                proptest::prop_assert!(ring.open(&sealed).is_ok());
+            }
+        }
+    }
+
     #[test]
     fn nonces_never_repeat_within_a_run() {
         let mut seq = NonceSequence::new(u128::MAX - 2);

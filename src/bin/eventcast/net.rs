@@ -44,8 +44,9 @@ pub struct NetArgs {
     /// Socket receive buffer to ask for, in bytes (a warning says when the OS caps it)
     #[arg(long, env = "EVENTCAST_RECV_BUFFER")]
     pub recv_buffer: Option<usize>,
-    /// Encrypt with the key in this file: a passphrase, or hex:<32 or 64 hex digits> for a
-    /// raw AES-128/256 key. The environment variable EVENTCAST_KEY takes the same forms.
+    /// Encrypt with the key in this file: a passphrase, hex:<32 or 64 hex digits> or
+    /// base64:<16 or 32 bytes> for a raw AES-128/256 key, or ID=KEY lines and use=ID for a
+    /// keyring. The environment variable EVENTCAST_KEY takes the same forms.
     #[arg(long, env = "EVENTCAST_KEY_FILE")]
     pub key_file: Option<std::path::PathBuf>,
     /// Encryption key on the command line (visible to every user of the machine: prefer
@@ -212,13 +213,19 @@ pub fn parse_key(text: &str) -> eventcast::Result<Encryption> {
         value: "<redacted>".into(),
         allowed: allowed.into(),
     };
-    match text.strip_prefix("hex:") {
-        Some(digits) => {
-            let bytes = hex::decode(digits).map_err(|_| invalid("hex:<32 or 64 hex digits>"))?;
-            Ok(Encryption::Key(bytes))
-        }
-        None if text.is_empty() => Err(invalid("a non-empty passphrase, or hex:<32 or 64 hex digits>")),
-        None => Ok(Encryption::Passphrase(text.to_owned())),
+    use base64::Engine;
+    if let Some(digits) = text.strip_prefix("hex:") {
+        let bytes = hex::decode(digits).map_err(|_| invalid("hex:<32 or 64 hex digits>"))?;
+        Ok(Encryption::Key(bytes))
+    } else if let Some(encoded) = text.strip_prefix("base64:") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| invalid("base64:<16 or 32 bytes in standard base64>"))?;
+        Ok(Encryption::Key(bytes))
+    } else if text.is_empty() {
+        Err(invalid("a non-empty passphrase, hex:<32 or 64 hex digits> or base64:<16 or 32 bytes>"))
+    } else {
+        Ok(Encryption::Passphrase(text.to_owned()))
     }
 }
 
@@ -236,6 +243,10 @@ mod tests {
         assert_eq!(ring.keys.iter().map(|k| k.0).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(ring.use_id, Some(2));
         assert!(parse_keys("1=hex:zz").is_err());
+        assert_eq!(
+            parse_keys("base64:AAECAwQFBgcICQoLDA0ODw==").unwrap().keys[0].1,
+            Encryption::Key((0..16).collect())
+        );
         assert!(parse_keys("use=300\n1=x").is_err());
     }
 }
