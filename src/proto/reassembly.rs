@@ -61,7 +61,8 @@ struct Partial {
 pub struct Reassembler {
     limits: ReassemblyLimits,
     partials: HashMap<Key, Partial>,
-    per_sender: HashMap<u64, usize>,
+    /// The keys of each sender's incomplete events, so per-sender work never scans them all.
+    by_sender: HashMap<u64, Vec<Key>>,
     total_bytes: usize,
     /// No partial expires before this; recomputed on every expiry pass.
     earliest_deadline: Option<Instant>,
@@ -73,7 +74,7 @@ impl Reassembler {
         Reassembler {
             limits,
             partials: HashMap::new(),
-            per_sender: HashMap::new(),
+            by_sender: HashMap::new(),
             total_bytes: 0,
             earliest_deadline: None,
         }
@@ -137,7 +138,7 @@ impl Reassembler {
         }
         let deadline = now + self.limits.ttl;
         let partial = self.partials.entry(key).or_insert_with(|| {
-            *self.per_sender.entry(sender).or_default() += 1;
+            self.by_sender.entry(sender).or_default().push(key);
             Partial { count, bytes: 0, fragments: BTreeMap::new(), started: now, deadline }
         });
         partial.fragments.insert(index, data.to_vec());
@@ -171,10 +172,13 @@ impl Reassembler {
 
     /// Forgets one incomplete event.
     pub fn forget(&mut self, sender: u64, seq: u64) {
-        let keys: Vec<Key> = self.partials.keys().filter(|k| k.0 == sender && k.1 == seq).copied().collect();
-        for key in keys {
+        for key in self.keys_of(sender).into_iter().filter(|k| k.1 == seq) {
             self.remove(&key);
         }
+    }
+
+    fn keys_of(&self, sender: u64) -> Vec<Key> {
+        self.by_sender.get(&sender).cloned().unwrap_or_default()
     }
 
     /// The fragments an incomplete event still lacks, as `first..end` ranges; `None` when
@@ -182,10 +186,11 @@ impl Reassembler {
     pub fn missing_fragments(&self, sender: u64, seq: u64) -> Option<Vec<(u32, u32)>> {
         // the candidate with the most fragments is the one worth completing
         let p = self
-            .partials
+            .by_sender
+            .get(&sender)?
             .iter()
-            .filter(|(k, _)| k.0 == sender && k.1 == seq)
-            .map(|(_, p)| p)
+            .filter(|k| k.1 == seq)
+            .filter_map(|k| self.partials.get(k))
             .max_by_key(|p| p.fragments.len())?;
         let mut ranges = Vec::new();
         let mut next = 0u32;
@@ -203,16 +208,19 @@ impl Reassembler {
 
     /// Forgets every incomplete event of `sender`.
     pub fn forget_sender(&mut self, sender: u64) {
-        let keys: Vec<Key> = self.partials.keys().filter(|k| k.0 == sender).copied().collect();
-        for key in keys {
+        for key in self.keys_of(sender) {
             self.remove(&key);
         }
     }
 
     fn make_room_for_new(&mut self, sender: u64, stats: &mut Stats) {
-        let held = self.per_sender.get(&sender).copied().unwrap_or(0);
-        if held >= self.limits.max_partial_per_sender && self.evict_oldest(|k| k.0 == sender) {
-            stats.dropped.reassembly_evicted += 1;
+        let keys = self.keys_of(sender);
+        if keys.len() >= self.limits.max_partial_per_sender {
+            let oldest = keys.iter().filter_map(|k| self.partials.get(k).map(|p| (p.started, *k))).min();
+            if let Some((_, key)) = oldest {
+                self.remove(&key);
+                stats.dropped.reassembly_evicted += 1;
+            }
         }
     }
 
@@ -228,10 +236,10 @@ impl Reassembler {
     fn remove(&mut self, key: &Key) -> Option<Partial> {
         let p = self.partials.remove(key)?;
         self.total_bytes -= p.bytes;
-        if let Some(n) = self.per_sender.get_mut(&key.0) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_sender.remove(&key.0);
+        if let Some(keys) = self.by_sender.get_mut(&key.0) {
+            keys.retain(|k| k != key);
+            if keys.is_empty() {
+                self.by_sender.remove(&key.0);
             }
         }
         Some(p)

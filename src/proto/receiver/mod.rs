@@ -29,6 +29,9 @@ pub struct Incoming {
     rng: SmallRng,
     /// No NACK is due before this; recomputed on every timer pass.
     nack_due: Option<Instant>,
+    /// Senders in the order first heard, to evict unproven ones first (may hold ids since
+    /// proven or forgotten; they are skipped).
+    unproven: VecDeque<u64>,
 }
 
 impl Incoming {
@@ -42,6 +45,7 @@ impl Incoming {
             losses: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
             nack_due: None,
+            unproven: VecDeque::new(),
         }
     }
 
@@ -57,12 +61,21 @@ impl Incoming {
         stats: &mut Stats,
     ) -> &mut Peer {
         if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
-            // Senders that never gave a valid event go first, so minted ids cannot push out
-            // real senders.
-            let stalest = self.peers.iter().min_by_key(|(_, p)| (p.proven, p.last_heard)).map(|(id, _)| *id);
+            // Senders that never gave a valid event go first, oldest first, so minted ids
+            // cannot push out real senders (and cost O(1) each); then the stalest sender.
+            let stalest = self
+                .oldest_unproven()
+                .or_else(|| self.peers.iter().min_by_key(|(_, p)| p.last_heard).map(|(id, _)| *id));
             if let Some(id) = stalest {
                 self.forget(id);
                 stats.dropped.sender_evicted += 1;
+            }
+        }
+        if !self.peers.contains_key(&sender) {
+            self.unproven.push_back(sender);
+            if self.unproven.len() > 2 * self.config.max_senders {
+                let peers = &self.peers;
+                self.unproven.retain(|id| peers.get(id).is_some_and(|p| !p.proven));
             }
         }
         let peer = self.peers.entry(sender).or_insert_with(|| Peer {
@@ -89,6 +102,16 @@ impl Incoming {
             peer.known_end = start;
         }
         peer
+    }
+
+    /// The unproven sender first heard longest ago, if any.
+    fn oldest_unproven(&mut self) -> Option<u64> {
+        while let Some(id) = self.unproven.pop_front() {
+            if self.peers.get(&id).is_some_and(|p| !p.proven) {
+                return Some(id);
+            }
+        }
+        None
     }
 
     fn forget(&mut self, sender: u64) {
@@ -199,8 +222,14 @@ impl Incoming {
     ///
     /// Invariant: every sequence in `next_expected..known_end` is done, held, or missing.
     fn sent_up_to(&mut self, now: Instant, sender: u64, end: u64, stats: &mut Stats) {
-        let first_nack = now + self.random_nack_delay();
         let floor = end.saturating_sub(WINDOW - 1);
+        if let Some(peer) = self.peers.get_mut(&sender).filter(|p| !p.proven) {
+            // nothing was ever expected of it: move along without reports
+            peer.next_expected = peer.next_expected.max(floor);
+            peer.known_end = peer.known_end.max(end);
+            return;
+        }
+        let first_nack = now + self.random_nack_delay();
         self.skip_below(sender, floor, stats);
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
@@ -380,8 +409,10 @@ impl Incoming {
         for seq in first..=last.min(first + 64) {
             self.reassembly.forget(sender, seq);
         }
+        let full = self.losses.len() >= self.config.max_delivery_queue;
         match self.losses.back_mut() {
             Some(l) if l.sender == sender && l.last + 1 == first => l.last = last,
+            _ if full => stats.dropped.delivery_queue_full += 1,
             _ => self.losses.push_back(Loss { sender, first, last }),
         }
     }
