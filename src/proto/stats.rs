@@ -106,6 +106,8 @@ pub struct Stats {
     pub nacks_sent: u64,
     /// NACK frames addressed to this instance as a sender.
     pub nacks_received: u64,
+    /// Missing events whose request was put off because the NACK budget was spent.
+    pub nacks_rate_limited: u64,
     /// Own NACKs held back because another receiver asked first.
     pub nacks_suppressed: u64,
     /// Repair frames sent in answer to NACKs.

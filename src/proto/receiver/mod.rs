@@ -32,7 +32,21 @@ pub struct Incoming {
     /// Senders in the order first heard, to evict unproven ones first (may hold ids since
     /// proven or forgotten; they are skipped).
     unproven: VecDeque<u64>,
+    /// NACK entries that may still be sent this second (token bucket).
+    nack_budget: f64,
+    nack_budget_at: Option<Instant>,
 }
+
+/// A known sender's sequence more than this far ahead of what it has sent is implausible
+/// until confirmed (see `implausible_jump`).
+pub const MAX_JUMP: u64 = 4096;
+/// Gaps tracked (asked for) across all senders at most; more are given up on and reported.
+pub const MAX_MISSING_TOTAL: usize = 1 << 20;
+/// Missing events asked for per second at most, across all senders.
+const NACK_ENTRIES_PER_SEC: f64 = 50_000.0;
+/// The earliest a new gap is asked for: it also keeps new gaps from making every datagram
+/// rescan the schedule.
+const NACK_GRANULARITY: Duration = Duration::from_millis(1);
 
 impl Incoming {
     /// The receiving half; `seed` makes the NACK backoff reproducible.
@@ -46,6 +60,8 @@ impl Incoming {
             rng: SmallRng::seed_from_u64(seed),
             nack_due: None,
             unproven: VecDeque::new(),
+            nack_budget: NACK_ENTRIES_PER_SEC,
+            nack_budget_at: None,
         }
     }
 
@@ -204,7 +220,7 @@ impl Incoming {
     /// [`JUMP_CONFIRMATIONS`] such frames in a row the jump is accepted and the gap reported.
     fn implausible_jump(&mut self, sender: u64, seq: u64, stats: &mut Stats) -> bool {
         let Some(peer) = self.peers.get_mut(&sender).filter(|p| p.anchored) else { return false };
-        if seq < peer.known_end.saturating_add(WINDOW) {
+        if seq < peer.known_end.saturating_add(MAX_JUMP) {
             peer.ahead_streak = 0;
             return false;
         }
@@ -250,9 +266,19 @@ impl Incoming {
     /// Marks every sequence of `sender` from `from` up to `known_end` that is not done as
     /// missing, first asked for at `first_nack`.
     fn track_missing(&mut self, now: Instant, sender: u64, from: u64, first_nack: Instant, stats: &mut Stats) {
+        let tracked: usize = self.peers.values().map(|p| p.missing.len()).sum();
+        let mut room = MAX_MISSING_TOTAL.saturating_sub(tracked);
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         let mut scheduled = false;
+        let mut untracked = Vec::new();
         for seq in from.max(peer.next_expected)..peer.known_end {
+            if room == 0 {
+                if peer.done.status(seq) == SeqStatus::Fresh && !peer.held.contains_key(&seq) {
+                    untracked.push(seq);
+                }
+                continue;
+            }
+            room -= 1;
             if peer.done.status(seq) == SeqStatus::Fresh
                 && !peer.held.contains_key(&seq)
                 && peer.missing.insert(seq, Missing { noticed: now, next_at: first_nack, tries: 0 }).is_none()
@@ -263,6 +289,11 @@ impl Incoming {
         }
         if scheduled {
             self.nack_due = Some(self.nack_due.map_or(first_nack, |d| d.min(first_nack)));
+        }
+        // Beyond the bound on tracked gaps, gaps are given up on at once (and reported).
+        for seq in untracked {
+            stats.held_overflow += 1;
+            self.declare_lost(sender, seq, stats);
         }
     }
 
@@ -298,7 +329,8 @@ impl Incoming {
 
     fn random_nack_delay(&mut self) -> Duration {
         let max = self.config.nack_delay_max.as_micros() as u64;
-        Duration::from_micros(if max == 0 { 0 } else { self.rng.random_range(0..=max) })
+        let delay = Duration::from_micros(if max == 0 { 0 } else { self.rng.random_range(0..=max) });
+        delay.max(NACK_GRANULARITY)
     }
 
     /// A reliable event is whole: deliver it, or hold it until the events before it are in.
@@ -482,13 +514,34 @@ impl Incoming {
         let mut out = Vec::new();
         let mut give_up = Vec::new();
         let mut next_due: Option<Instant> = None;
-        for (&sender, peer) in &mut self.peers {
+        let elapsed = self.nack_budget_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.nack_budget = (self.nack_budget + elapsed * NACK_ENTRIES_PER_SEC).min(NACK_ENTRIES_PER_SEC);
+        self.nack_budget_at = Some(now);
+        // Senders that gave us the most events are served first, so a flood of minted or
+        // forged senders cannot spend the budget that real senders' repairs need.
+        let mut order: Vec<(u64, u64)> =
+            self.peers.iter().filter(|(_, p)| !p.missing.is_empty()).map(|(id, p)| (p.stats.events, *id)).collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let mut exhausted = false;
+        'peers: for (_, sender) in order {
+            let Some(peer) = self.peers.get_mut(&sender) else { continue };
             let mut entries = Vec::new();
             for (&seq, m) in peer.missing.iter_mut() {
                 if m.next_at > now {
                     next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
                     continue;
                 }
+                if self.nack_budget < 1.0 {
+                    // over the request budget: the rest waits for the next pass
+                    stats.nacks_rate_limited += 1;
+                    exhausted = true;
+                    if !entries.is_empty() {
+                        peer.stats.nacks_sent += 1;
+                        out.push((sender, std::mem::take(&mut entries)));
+                    }
+                    break 'peers;
+                }
+                self.nack_budget -= 1.0;
                 if now.saturating_duration_since(m.noticed) >= self.config.nack_give_up || seq < peer.oldest_available {
                     give_up.push((sender, seq));
                     continue;
@@ -507,6 +560,10 @@ impl Incoming {
                 peer.stats.nacks_sent += 1;
                 out.push((sender, entries));
             }
+        }
+        if exhausted {
+            let again = now + NACK_GRANULARITY;
+            next_due = Some(next_due.map_or(again, |d| d.min(again)));
         }
         self.nack_due = next_due;
         for (sender, seq) in give_up {
