@@ -552,3 +552,12 @@ fn hostile_flood_is_dropped_while_legitimate_traffic_flows() {
     let d = b.stats(now).dropped;
     assert!(d.bad_magic + d.malformed + d.oversize + d.duplicate + d.reassembly_evicted > 0, "{d:?}");
 }
+
+#[test]
+fn a_sender_whose_first_event_is_large_is_repaired_too() {
+    // its first whole event needs repairs, so it must count as real before one completes
+    for seed in 0..3 {
+        let imp = Impairment { loss: 0.2, ..Impairment::default() };
+        exact_in_order(seed, imp, 3, 1, 0, 10);
+    }
+}

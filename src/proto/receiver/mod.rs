@@ -37,6 +37,10 @@ pub struct Incoming {
     nack_budget_at: Option<Instant>,
 }
 
+/// A sender that has sent this many datagrams counts as real even before a whole event of
+/// it arrived (a large first event may need repairs to complete).
+pub const PROOF_DATAGRAMS: u32 = 16;
+
 /// A known sender's sequence more than this far ahead of what it has sent is implausible
 /// until confirmed (see `implausible_jump`).
 pub const MAX_JUMP: u64 = 4096;
@@ -97,6 +101,7 @@ impl Incoming {
         let peer = self.peers.entry(sender).or_insert_with(|| Peer {
             anchored: false,
             proven: false,
+            heard: 0,
             ahead_streak: 0,
             addr: from,
             last_heard: now,
@@ -111,6 +116,7 @@ impl Incoming {
             stats: PeerStats { sender, ..PeerStats::default() },
         });
         peer.last_heard = now;
+        peer.heard = peer.heard.saturating_add(1);
         peer.addr = from;
         if let (false, Some(start)) = (peer.anchored, start) {
             peer.anchored = true;
@@ -118,6 +124,14 @@ impl Incoming {
             peer.known_end = start;
         }
         peer
+    }
+
+    /// From now on `sender` counts as real: its gaps are tracked and asked for.
+    fn prove(&mut self, now: Instant, sender: u64, stats: &mut Stats) {
+        let Some(peer) = self.peers.get_mut(&sender).filter(|p| !p.proven) else { return };
+        peer.proven = true;
+        let (from, first_nack) = (peer.next_expected, now + self.config.nack_delay_max);
+        self.track_missing(now, sender, from, first_nack, stats);
     }
 
     /// The unproven sender first heard longest ago, if any.
@@ -161,6 +175,9 @@ impl Incoming {
         }
         if !repair {
             self.sent_up_to(now, f.sender, f.seq, stats);
+        }
+        if self.peers.get(&f.sender).is_some_and(|p| p.heard >= PROOF_DATAGRAMS) {
+            self.prove(now, f.sender, stats);
         }
         let payload = match f.fragment {
             None => f.bytes.to_vec(),
@@ -359,11 +376,7 @@ impl Incoming {
             stats.gaps_recovered += 1;
             peer.stats.gaps_recovered += 1;
         }
-        if !peer.proven {
-            peer.proven = true;
-            let (from, first_nack) = (peer.next_expected, now + self.config.nack_delay_max);
-            self.track_missing(now, sender, from, first_nack, stats);
-        }
+        self.prove(now, sender, stats);
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view };
         if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
@@ -466,6 +479,9 @@ impl Incoming {
         let peer = self.touch(now, sender, from, Some(stream_start(next_seq)), stats);
         peer.oldest_available = peer.oldest_available.max(oldest.min(next_seq));
         self.sent_up_to(now, sender, next_seq, stats);
+        if self.peers.get(&sender).is_some_and(|p| p.heard >= PROOF_DATAGRAMS) {
+            self.prove(now, sender, stats);
+        }
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };

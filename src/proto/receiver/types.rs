@@ -123,6 +123,8 @@ pub(super) struct Peer {
     pub(super) anchored: bool,
     /// Whether it has given us a whole, valid event: only then are its gaps tracked.
     pub(super) proven: bool,
+    /// Datagrams heard from it (saturating).
+    pub(super) heard: u32,
     /// Frames in a row that put the sender implausibly far ahead.
     pub(super) ahead_streak: u32,
     pub(super) addr: SocketAddr,
