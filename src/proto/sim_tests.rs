@@ -10,6 +10,20 @@ use super::{DeliveryMode, Endpoint, EndpointConfig, Sealing, payload};
 
 const RELIABLE: DeliveryMode = DeliveryMode::Reliable;
 
+/// One round between two endpoints on a lossless link: both run their timers at `now`, then
+/// what `b` has to send reaches `a` and what `a` has to send reaches `b`.
+fn exchange(a: &mut Endpoint, b: &mut Endpoint, now: Instant) {
+    let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
+    a.handle_timeout(now);
+    b.handle_timeout(now);
+    while let Some(t) = b.poll_transmit(now) {
+        a.handle_datagram(now, from, &t.contents);
+    }
+    while let Some(t) = a.poll_transmit(now) {
+        b.handle_datagram(now, from, &t.contents);
+    }
+}
+
 fn sealed(id: u64, ring: &super::crypto::Keyring, at: Instant) -> Endpoint {
     let sealing = Sealing {
         keyring: ring.clone(),
@@ -336,14 +350,7 @@ fn sealed_traffic_is_repaired_and_strangers_are_refused() {
     let mut t = now;
     for _ in 0..20 {
         t += Duration::from_millis(30);
-        a.handle_timeout(t);
-        b.handle_timeout(t);
-        while let Some(x) = b.poll_transmit(t) {
-            a.handle_datagram(t, from, &x.contents);
-        }
-        while let Some(x) = a.poll_transmit(t) {
-            b.handle_datagram(t, from, &x.contents);
-        }
+        exchange(&mut a, &mut b, t);
     }
     let names: Vec<String> =
         std::iter::from_fn(|| b.poll_event()).map(|d| d.view.name(&d.payload).to_owned()).collect();
@@ -517,14 +524,7 @@ fn hostile_flood_is_dropped_while_legitimate_traffic_flows() {
             b.handle_datagram(now, from, &junk);
         }
         now += Duration::from_millis(1);
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        while let Some(t) = b.poll_transmit(now) {
-            a.handle_datagram(now, from, &t.contents);
-        }
-        while let Some(t) = a.poll_transmit(now) {
-            b.handle_datagram(now, from, &t.contents);
-        }
+        exchange(&mut a, &mut b, now);
         while let Some(d) = b.poll_event() {
             delivered.insert(d.view.name(&d.payload).to_owned());
         }
@@ -533,14 +533,7 @@ fn hostile_flood_is_dropped_while_legitimate_traffic_flows() {
     }
     for _ in 0..100 {
         now += Duration::from_millis(20);
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        while let Some(t) = b.poll_transmit(now) {
-            a.handle_datagram(now, from, &t.contents);
-        }
-        while let Some(t) = a.poll_transmit(now) {
-            b.handle_datagram(now, from, &t.contents);
-        }
+        exchange(&mut a, &mut b, now);
         while let Some(d) = b.poll_event() {
             delivered.insert(d.view.name(&d.payload).to_owned());
         }
