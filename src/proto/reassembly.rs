@@ -170,9 +170,9 @@ impl Reassembler {
         self.earliest_deadline = self.partials.values().map(|p| p.deadline).min();
     }
 
-    /// Forgets one incomplete event.
-    pub fn forget(&mut self, sender: u64, seq: u64) {
-        for key in self.keys_of(sender).into_iter().filter(|k| k.1 == seq) {
+    /// Forgets the incomplete events of `sender` whose sequence is in `seqs`.
+    pub fn forget(&mut self, sender: u64, seqs: std::ops::RangeInclusive<u64>) {
+        for key in self.keys_of(sender).into_iter().filter(|k| seqs.contains(&k.1)) {
             self.remove(&key);
         }
     }
@@ -297,7 +297,7 @@ mod tests {
             r.insert(t0, 1, 0, i, 8, b"x", &mut s);
         }
         assert_eq!(r.missing_fragments(1, 0), Some(vec![(0, 1), (3, 5), (6, 8)]));
-        r.forget(1, 0);
+        r.forget(1, 0..=0);
         assert_eq!((r.missing_fragments(1, 0), r.bytes()), (None, 0));
     }
 
@@ -340,7 +340,7 @@ mod tests {
         assert_eq!(r.insert(t0, 1, 1, 2, 3, &[2; 9_950], &mut s), Outcome::Oversize);
         assert_eq!((r.in_flight(), r.bytes()), (1, 100), "only the impostor is left, to expire");
         assert_eq!((s.dropped.oversize, s.dropped.duplicate), (2, 1));
-        r.forget(1, 1);
+        r.forget(1, 1..=1);
         assert_eq!(r.in_flight(), 0);
     }
 

@@ -310,7 +310,6 @@ impl Incoming {
         }
         // Beyond the bound on tracked gaps, gaps are given up on at once (and reported).
         for seq in untracked {
-            stats.held_overflow += 1;
             self.declare_lost(sender, seq, stats);
         }
     }
@@ -446,9 +445,7 @@ impl Incoming {
         if let Some(peer) = self.peers.get_mut(&sender) {
             peer.stats.events_lost += count;
         }
-        for seq in first..=last.min(first + 64) {
-            self.reassembly.forget(sender, seq);
-        }
+        self.reassembly.forget(sender, first..=last);
         let full = self.losses.len() >= self.config.max_delivery_queue;
         match self.losses.back_mut() {
             Some(l) if l.sender == sender && l.last + 1 == first => l.last = last,
