@@ -279,18 +279,18 @@ impl Keyring {
         let key = self.key(id).ok_or(OpenError::UnknownKey(id))?;
         let (aad, rest) = sealed.split_at(CIPHERTEXT);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut inner = ciphertext.to_vec();
-        if !key.open_in_place(&aad[NONCE..CIPHERTEXT], aad, &mut inner, tag) {
-            return Err(OpenError::Forged);
-        }
-        let (sender, rest) = inner.split_at(8);
-        let (sent_at, frames) = rest.split_at(SENT_AT_LEN);
-        let mut plain = Vec::with_capacity(field::FRAMES + frames.len());
+        // One buffer: prefix, then the ciphertext decrypted in place, then the send time cut out.
+        let mut plain = Vec::with_capacity(PREFIX_LEN + ciphertext.len());
         plain.extend_from_slice(&sealed[..PREFIX_LEN]);
         plain[field::FLAGS] &= !FLAG_SEALED;
-        plain.extend_from_slice(sender);
-        plain.extend_from_slice(frames);
-        let sent_at_ms = u64::from_be_bytes(sent_at.try_into().unwrap_or_default());
+        plain.extend_from_slice(ciphertext);
+        if !key.open_in_place(&aad[NONCE..CIPHERTEXT], aad, &mut plain[PREFIX_LEN..], tag) {
+            return Err(OpenError::Forged);
+        }
+        let mut sent_at = [0u8; SENT_AT_LEN];
+        sent_at.copy_from_slice(&plain[field::FRAMES..field::FRAMES + SENT_AT_LEN]);
+        plain.drain(field::FRAMES..field::FRAMES + SENT_AT_LEN);
+        let sent_at_ms = u64::from_be_bytes(sent_at);
         Ok(Opened { plain, sent_at_ms })
     }
 }
