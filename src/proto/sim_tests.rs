@@ -554,3 +554,22 @@ fn a_sender_whose_first_event_is_large_is_repaired_too() {
         exact_in_order(seed, imp, 3, 1, 0, 10);
     }
 }
+
+#[test]
+fn silent_senders_are_forgotten_after_the_peer_timeout() {
+    let (mut a, mut b) = (Endpoint::new(EndpointConfig::default(), 1), Endpoint::new(EndpointConfig::default(), 2));
+    let now = Instant::now();
+    let mut p = Vec::new();
+    payload::encode("hello", &[5, 0, 0, 0, 0], &mut p).unwrap();
+    a.send(now, Bytes::from(p), RELIABLE).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(b.stats(now).peers, 1);
+    drop(a); // the sender goes away
+    let expiry = b.poll_timeout().unwrap();
+    assert!(expiry <= now + Duration::from_secs(60));
+    b.handle_timeout(now + Duration::from_secs(59));
+    assert_eq!(b.stats(now).peers, 1);
+    b.handle_timeout(now + Duration::from_secs(61));
+    assert_eq!(b.stats(now).peers, 0);
+    assert_eq!(b.poll_timeout(), None, "nothing left to wake up for");
+}

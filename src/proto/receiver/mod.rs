@@ -33,6 +33,9 @@ pub struct Incoming {
     /// Senders in the order first heard, to evict unproven ones first (may hold ids since
     /// proven or forgotten; they are skipped).
     unproven: VecDeque<u64>,
+    /// No sender goes silent for `peer_timeout` before this (senders heard since only move
+    /// it later, so it may wake early; each pass recomputes it).
+    peer_expiry: Option<Instant>,
     /// NACK entries that may still be sent this second (token bucket).
     nack_budget: f64,
     nack_budget_at: Option<Instant>,
@@ -65,6 +68,7 @@ impl Incoming {
             rng: SmallRng::seed_from_u64(seed),
             nack_due: None,
             unproven: VecDeque::new(),
+            peer_expiry: None,
             nack_budget: NACK_ENTRIES_PER_SEC,
             nack_budget_at: None,
         }
@@ -93,6 +97,8 @@ impl Incoming {
             }
         }
         if !self.peers.contains_key(&sender) {
+            let expiry = now + self.config.peer_timeout;
+            self.peer_expiry = Some(self.peer_expiry.map_or(expiry, |t| t.min(expiry)));
             self.unproven.push_back(sender);
             if self.unproven.len() > 2 * self.config.max_senders {
                 let peers = &self.peers;
@@ -486,6 +492,9 @@ impl Incoming {
     /// Discards incomplete events past `message_ttl` and forgets silent senders.
     pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
         self.reassembly.expire(now, stats);
+        if self.peer_expiry.is_none_or(|t| t > now) {
+            return;
+        }
         let timeout = self.config.peer_timeout;
         let silent: Vec<u64> = self
             .peers
@@ -496,12 +505,12 @@ impl Incoming {
         for id in silent {
             self.forget(id);
         }
+        self.peer_expiry = self.peers.values().map(|p| p.last_heard + timeout).min();
     }
 
     /// When the receiving half next needs the clock.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peer_expiry = self.peers.values().map(|p| p.last_heard + self.config.peer_timeout).min();
-        [self.nack_due, self.reassembly.next_deadline(), peer_expiry].into_iter().flatten().min()
+        [self.nack_due, self.reassembly.next_deadline(), self.peer_expiry].into_iter().flatten().min()
     }
 
     /// The next event to hand to the application.
