@@ -28,6 +28,7 @@ pub struct Builder {
     options: Options,
     bad_group: Option<String>,
     bad_address: Option<String>,
+    bad_repl_host: Option<String>,
 }
 
 impl Builder {
@@ -159,6 +160,47 @@ impl Builder {
         self
     }
 
+    /// Serves the TCP console (default off); see [`Options::repl`].
+    ///
+    /// ```
+    /// let ec = eventcast::Eventcast::builder().interface("127.0.0.1").repl(true).build().unwrap();
+    /// assert!(ec.options().repl);
+    /// ```
+    pub fn repl(mut self, enabled: bool) -> Self {
+        self.options.repl = enabled;
+        self
+    }
+
+    /// The console's TCP port, and turns the console on (0 picks a free port).
+    pub fn repl_port(mut self, port: u16) -> Self {
+        self.options.repl = true;
+        self.options.repl_port = port;
+        self
+    }
+
+    /// The address the console listens on (default `127.0.0.1`). Anything but a loopback
+    /// address lets other hosts reach it: set a [`repl_token`](Builder::repl_token) then.
+    pub fn repl_host(mut self, host: &str) -> Self {
+        match host.trim().parse::<IpAddr>() {
+            Ok(ip) => self.options.repl_host = ip,
+            Err(_) if host.trim() == "localhost" => self.options.repl_host = IpAddr::from([127, 0, 0, 1]),
+            Err(_) => self.bad_repl_host = Some(host.to_owned()),
+        }
+        self
+    }
+
+    /// A token console clients must type first.
+    pub fn repl_token(mut self, token: &str) -> Self {
+        self.options.repl_token = Some(token.into());
+        self
+    }
+
+    /// How many console sessions may be open at once (default 8).
+    pub fn repl_max_clients(mut self, clients: usize) -> Self {
+        self.options.repl_max_clients = clients;
+        self
+    }
+
     /// Replaces every option at once.
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
@@ -172,6 +214,13 @@ impl Builder {
         }
         if let Some(address) = self.bad_address {
             return Err(Error::invalid("address", address, "an IP address of this host, such as 0.0.0.0"));
+        }
+        if let Some(host) = self.bad_repl_host {
+            return Err(Error::invalid(
+                "repl_host",
+                host,
+                "an IP address of this host, such as 127.0.0.1, or localhost",
+            ));
         }
         Eventcast::with_options(self.options)
     }

@@ -163,8 +163,49 @@ impl Event {
         self.payload.len()
     }
 
+    /// The event as one JSON object, the line `eventcast listen` and the console print:
+    /// `{"event": NAME, "args": [...], "sender": ID, "from": ADDRESS}`, arguments as relaxed
+    /// Extended JSON (`{"$date": …}` and so on), or `{"error": …}` if they do not decode.
+    ///
+    /// ```
+    /// let ev = eventcast::Event::local("hi", &("there", 5)).unwrap();
+    /// assert_eq!(ev.to_json()["args"], serde_json::json!(["there", 5]));
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        let args = match self.args_bson() {
+            Ok(args) => Bson::Array(args).into_relaxed_extjson(),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        serde_json::json!({
+            "event": self.name(),
+            "args": args,
+            "sender": self.sender().to_string(),
+            "from": self.from().map(|a| a.to_string()),
+        })
+    }
+
     fn decode_error<T>(&self, source: bson::error::Error) -> Error {
         Error::Decode { event: self.name().to_owned(), ty: std::any::type_name::<T>(), source: Box::new(source) }
+    }
+}
+
+/// Reads one argument typed as text, as the CLI and the console take them: JSON (Extended
+/// JSON too, such as `{"$date": "2024-01-02T03:04:05Z"}`), or a plain string when the text
+/// is not JSON at all.
+///
+/// ```
+/// use eventcast::{arg_from_text, bson::Bson};
+/// assert_eq!(arg_from_text("5").unwrap(), Bson::Int32(5));
+/// assert_eq!(arg_from_text("two words").unwrap(), Bson::String("two words".into()));
+/// assert!(arg_from_text(r#"{"$oid": 5}"#).is_err());
+/// ```
+pub fn arg_from_text(text: &str) -> Result<Bson> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => Bson::try_from(value).map_err(|e| {
+            let shown: String = text.chars().take(64).collect();
+            Error::invalid("argument", shown, format!("JSON that is also valid Extended JSON ({e}), or plain text"))
+        }),
+        Err(_) => Ok(Bson::String(text.to_owned())),
     }
 }
 

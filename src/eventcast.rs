@@ -1,7 +1,7 @@
 //! The public handle: lifecycle, `emit`, and the Node-style listener API.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -10,11 +10,12 @@ use tokio::task::JoinHandle;
 use tracing::instrument::WithSubscriber;
 
 use crate::builder::Builder;
+use crate::console::{self, Console, ConsoleCounters};
 use crate::driver::{socket, task};
 use crate::emitter::{EventStream, ListenerId, Listeners, LossSink, LossStream, Pattern, Sink};
 use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
-use crate::logging::LogLevel;
+use crate::logging::LogLevels;
 use crate::options::{Options, Validated};
 use crate::proto::crypto::{Keyring, KeyringError};
 use crate::proto::{DeliveryMode, Endpoint, Sealing};
@@ -50,7 +51,22 @@ struct Inner {
     listeners: Arc<Listeners>,
     running: Mutex<Option<Running>>,
     state: watch::Sender<State>,
-    log: LogLevel,
+    log: LogLevels,
+    /// The console, once the first start opened it; it outlives stops so that its `start`
+    /// command works.
+    console: Mutex<Option<Console>>,
+    console_counters: Arc<ConsoleCounters>,
+    gate: std::sync::OnceLock<tracing::Dispatch>,
+}
+
+/// A handle that does not keep the instance alive (the console's).
+#[derive(Clone)]
+pub(crate) struct WeakEventcast(Weak<Inner>);
+
+impl WeakEventcast {
+    pub fn upgrade(&self) -> Option<Eventcast> {
+        self.0.upgrade().map(|inner| Eventcast { inner })
+    }
 }
 
 /// One node of the network event emitter. Cheap to clone: clones share the instance.
@@ -87,7 +103,7 @@ impl Eventcast {
 
     /// An instance with these options, validated. Not started.
     pub fn with_options(options: Options) -> Result<Self> {
-        let log = LogLevel::new(options.log, options.log_level);
+        let log = LogLevels::new(options.log, options.log_level);
         let config = options.validate()?;
         Ok(Eventcast {
             inner: Arc::new(Inner {
@@ -97,6 +113,9 @@ impl Eventcast {
                 running: Mutex::new(None),
                 state: watch::Sender::new(State::Stopped),
                 log,
+                console: Mutex::new(None),
+                console_counters: Arc::default(),
+                gate: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -109,12 +128,13 @@ impl Eventcast {
     /// Binds the socket, joins the group and starts sending and receiving under a new
     /// random sender id. An instance can be started again after [`Eventcast::stop`].
     pub async fn start(&self) -> Result<()> {
-        let _log = tracing::dispatcher::set_default(&self.inner.log.gate());
+        let _log = tracing::dispatcher::set_default(&self.gate());
         let mut running = self.lock_running();
         if running.is_some() {
             return Err(Error::AlreadyRunning);
         }
         let config = &self.inner.config;
+        self.open_console()?;
         let socket = socket::open(config)?;
         let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
         let sender = SenderId(rand::random::<u64>().max(1));
@@ -130,11 +150,84 @@ impl Eventcast {
             listeners: self.inner.listeners.clone(),
             send_errors: 0,
         };
-        let task = tokio::spawn(driver.run().with_subscriber(self.inner.log.gate()));
+        let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
         *running = Some(Running { commands, control, task, sender, local });
         self.inner.state.send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
         Ok(())
+    }
+
+    /// Opens the console if the options ask for it and it is not open yet.
+    fn open_console(&self) -> Result<()> {
+        let o = &self.inner.config.options;
+        let mut console = self.inner.console.lock().unwrap_or_else(|p| p.into_inner());
+        if !o.repl || console.is_some() {
+            return Ok(());
+        }
+        let opened = console::spawn(
+            WeakEventcast(Arc::downgrade(&self.inner)),
+            SocketAddr::new(o.repl_host, o.repl_port),
+            o.repl_token.clone(),
+            o.repl_max_clients,
+            self.inner.console_counters.clone(),
+            self.gate(),
+        )?;
+        tracing::info!(target: "eventcast::repl", addr = %opened.addr, "console listening (telnet or eventcast console)");
+        if !o.repl_host.is_loopback() && o.repl_token.is_none() {
+            tracing::warn!(target: "eventcast::repl", addr = %opened.addr, "the console is reachable from other hosts and has no token");
+        }
+        *console = Some(opened);
+        Ok(())
+    }
+
+    /// The dispatcher that applies this instance's log levels, made once, at the first use
+    /// (usually `start`, after the program installed its subscriber): making a `Dispatch`
+    /// re-registers every callsite, too slow for each emit.
+    fn gate(&self) -> tracing::Dispatch {
+        self.inner.gate.get_or_init(|| self.inner.log.gate()).clone()
+    }
+
+    /// The console's address, once the first start opened it (`repl` in the options).
+    ///
+    /// ```no_run
+    /// # async fn f() -> eventcast::Result<()> {
+    /// let ec = eventcast::Eventcast::builder().interface("127.0.0.1").repl(true).build()?;
+    /// ec.start().await?;
+    /// println!("telnet {}", ec.console_addr().unwrap());
+    /// # Ok(()) }
+    /// ```
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.inner.console.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| c.addr)
+    }
+
+    /// The socket's local address while running.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match *self.inner.state.borrow() {
+            State::Running { local, .. } => Some(local),
+            State::Stopped => None,
+        }
+    }
+
+    /// Every logging component with its level now, root first, as the original's
+    /// `logLevel()` (see [`crate::LOG_COMPONENTS`]).
+    ///
+    /// ```
+    /// use tracing::level_filters::LevelFilter;
+    /// let ec = eventcast::Eventcast::builder().interface("127.0.0.1").build().unwrap();
+    /// ec.set_log_level(Some("repl"), LevelFilter::DEBUG).unwrap();
+    /// assert_eq!(ec.log_levels()[2], ("repl", LevelFilter::DEBUG));
+    /// ec.set_log_level(None, LevelFilter::WARN).unwrap(); // every component
+    /// assert!(ec.set_log_level(Some("disk"), LevelFilter::INFO).is_err());
+    /// ```
+    pub fn log_levels(&self) -> Vec<(&'static str, tracing::level_filters::LevelFilter)> {
+        self.inner.log.get()
+    }
+
+    /// Sets the level of one component (`eventcast`, `net`, `repl`), or of all with `None`,
+    /// as the original's `logLevel([component], level)`. Takes effect at once, in running
+    /// tasks too. `LevelFilter::OFF` silences.
+    pub fn set_log_level(&self, component: Option<&str>, level: tracing::level_filters::LevelFilter) -> Result<()> {
+        self.inner.log.set(component, level)
     }
 
     /// The keys, a fresh random nonce base and a wall-clock reading for a new run.
@@ -208,7 +301,7 @@ impl Eventcast {
         }
         let _ = running.task.await;
         self.inner.state.send_replace(State::Stopped);
-        let _log = tracing::dispatcher::set_default(&self.inner.log.gate());
+        let _log = tracing::dispatcher::set_default(&self.gate());
         tracing::info!(target: "eventcast", sender = %running.sender, "stopped");
         Ok(())
     }
@@ -257,7 +350,8 @@ impl Eventcast {
             mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
         })?;
         if let Some(ev) = local_event {
-            self.inner.listeners.dispatch_now(&ev?);
+            let ev = ev?;
+            tracing::dispatcher::with_default(&self.gate(), || self.inner.listeners.dispatch_now(&ev));
         }
         Ok(())
     }
@@ -267,7 +361,7 @@ impl Eventcast {
         let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
         commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
-            self.inner.listeners.dispatch(&ev?).await;
+            self.inner.listeners.dispatch(&ev?).with_subscriber(self.gate()).await;
         }
         Ok(())
     }
@@ -372,7 +466,12 @@ impl Eventcast {
                 protocol = rx.await.unwrap_or_default();
             }
         }
-        Stats::new(protocol, &self.inner.listeners.counters)
+        Stats::new(protocol, &self.inner.listeners.counters, &self.inner.console_counters)
+    }
+
+    /// Each pattern that has listeners, with how many.
+    pub(crate) fn listener_table(&self) -> Vec<(String, usize)> {
+        self.inner.listeners.with(|r| r.pattern_counts())
     }
 
     fn add(&self, pattern: &str, sink: Sink) -> Result<ListenerId> {

@@ -41,6 +41,8 @@
 
 pub mod blocking;
 mod builder;
+#[doc(hidden)]
+pub mod console;
 mod driver;
 mod emitter;
 mod error;
@@ -56,9 +58,10 @@ pub use bson;
 pub use builder::Builder;
 pub use emitter::{EventStream, ListenerId, LossStream, Pattern, Subscription};
 pub use error::{Error, Result};
-pub use event::{Event, Loss, SenderId};
+pub use event::{Event, Loss, SenderId, arg_from_text};
 pub use eventcast::{Eventcast, State};
 pub use interface::Interface;
-pub use options::{DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
+pub use logging::LOG_COMPONENTS;
+pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
 pub use proto::{DeliveryMode, PeerStats};
 pub use stats::Stats;

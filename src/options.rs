@@ -47,6 +47,59 @@ impl std::fmt::Debug for Encryption {
     }
 }
 
+impl std::str::FromStr for Encryption {
+    type Err = Error;
+
+    /// Reads a key as the CLI, `EVENTCAST_KEY` and the console take it: `hex:` and 32 or 64
+    /// hex digits or `base64:` and 16 or 32 bytes for a raw key, anything else a passphrase.
+    /// Errors never repeat the text.
+    ///
+    /// ```
+    /// use eventcast::Encryption;
+    /// let k: Encryption = "hex:00112233445566778899aabbccddeeff".parse().unwrap();
+    /// assert!(matches!(k, Encryption::Key(ref b) if b.len() == 16));
+    /// assert!(matches!("two words".parse(), Ok(Encryption::Passphrase(_))));
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        use base64::Engine;
+        let invalid = |allowed: &str| Error::invalid("key", "<redacted>", allowed);
+        if let Some(digits) = text.strip_prefix("hex:") {
+            let bytes = hex::decode(digits).map_err(|_| invalid("hex:<32 or 64 hex digits>"))?;
+            Ok(Encryption::Key(bytes))
+        } else if let Some(encoded) = text.strip_prefix("base64:") {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| invalid("base64:<16 or 32 bytes in standard base64>"))?;
+            Ok(Encryption::Key(bytes))
+        } else if text.is_empty() {
+            Err(invalid("a non-empty passphrase, hex:<32 or 64 hex digits> or base64:<16 or 32 bytes>"))
+        } else {
+            Ok(Encryption::Passphrase(text.to_owned()))
+        }
+    }
+}
+
+/// A secret a console client must type first. `Debug` never shows it.
+///
+/// ```
+/// let t = eventcast::ConsoleToken::from("s3cret");
+/// assert!(!format!("{t:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleToken(pub(crate) String);
+
+impl From<&str> for ConsoleToken {
+    fn from(token: &str) -> Self {
+        ConsoleToken(token.to_owned())
+    }
+}
+
+impl std::fmt::Debug for ConsoleToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleToken(<redacted>)")
+    }
+}
+
 impl Encryption {
     /// The key this describes, with id `id`.
     pub(crate) fn key(&self, id: u8) -> Result<Key> {
@@ -130,8 +183,21 @@ pub struct Options {
     pub freshness: Duration,
     /// Whether this instance logs at all (through `tracing`, target `eventcast`).
     pub log: bool,
-    /// The most verbose level this instance logs at.
+    /// The most verbose level this instance logs at, for every component at first (see
+    /// [`crate::Eventcast::set_log_level`] to change it while running).
     pub log_level: tracing::Level,
+    /// Whether to serve the TCP console (the original's REPL): off by default. It starts
+    /// with the first [`crate::Eventcast::start`] and serves until the last handle is dropped.
+    pub repl: bool,
+    /// The console's TCP port; 0 (the default) picks a free one, logged and shown by
+    /// [`crate::Eventcast::console_addr`].
+    pub repl_port: u16,
+    /// The address the console listens on (default 127.0.0.1: this host only).
+    pub repl_host: IpAddr,
+    /// A token a console client must type before anything else; `None` asks for none.
+    pub repl_token: Option<ConsoleToken>,
+    /// Console sessions at once; more are refused with a message (default 8).
+    pub repl_max_clients: usize,
 }
 
 impl Default for Options {
@@ -163,6 +229,11 @@ impl Default for Options {
             recv_buffer_size: None,
             log: true,
             log_level: tracing::Level::INFO,
+            repl: false,
+            repl_port: 0,
+            repl_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            repl_token: None,
+            repl_max_clients: 8,
         }
     }
 }
@@ -251,6 +322,17 @@ impl Options {
                 return Err(Error::invalid(option, value, "at least 1"));
             }
         }
+        if !(1..=1024).contains(&self.repl_max_clients) {
+            return Err(Error::invalid("repl_max_clients", self.repl_max_clients, "1 to 1024 console sessions"));
+        }
+        if self
+            .repl_token
+            .as_ref()
+            .map(|t| &t.0)
+            .is_some_and(|t| t.is_empty() || t.len() > 1024 || t.contains(['\r', '\n']))
+        {
+            return Err(Error::invalid("repl_token", "<redacted>", "1 to 1024 bytes on one line, or no token"));
+        }
         let interface = interface::resolve(&self.interface, self.group)?;
         let keyring = match &self.encryption {
             Some(e) => Some(Keyring::new(e.key(self.key_id)?)),
@@ -318,6 +400,8 @@ mod tests {
             (Box::new(|o| o.max_event_size = 0), "invalid max_event_size \"0\""),
             (Box::new(|o| o.max_reassembly_bytes = 10), "invalid max_reassembly_bytes \"10\""),
             (Box::new(|o| o.address = Some("::".parse().unwrap())), "invalid address \"::\""),
+            (Box::new(|o| o.repl_max_clients = 0), "invalid repl_max_clients \"0\": 1 to 1024"),
+            (Box::new(|o| o.repl_token = Some("a\nb".into())), "invalid repl_token \"<redacted>\""),
             (Box::new(|o| o.group = DEFAULT_GROUP_V6.into()), "invalid interface \"127.0.0.1\""),
             (Box::new(|o| o.interface = Interface::Name("no-such-if0".into())), "invalid interface \"no-such-if0\""),
             (

@@ -30,10 +30,10 @@ pub(crate) fn open(v: &Validated) -> Result<UdpSocket> {
         // Linux reports twice the size it grants.
         let granted = socket.recv_buffer_size().unwrap_or(0);
         if granted < wanted && o.recv_buffer_size.is_some() {
-            tracing::warn!(target: "eventcast", requested = wanted, granted,
+            tracing::warn!(target: "eventcast::net", requested = wanted, granted,
                 "the OS capped the socket receive buffer (raise net.core.rmem_max); bursts may overflow it");
         } else if granted < wanted {
-            tracing::debug!(target: "eventcast", requested = wanted, granted, "the OS capped the socket receive buffer");
+            tracing::debug!(target: "eventcast::net", requested = wanted, granted, "the OS capped the socket receive buffer");
         }
     }
     match o.group {

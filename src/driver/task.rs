@@ -91,7 +91,7 @@ impl Driver {
                 }
             }
         }
-        tracing::debug!(target: "eventcast", sender = %SenderId(self.core.id()), "driver stopped");
+        tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
     }
 
     /// Handles `first` and whatever else is already queued, up to a batch and while the
@@ -113,7 +113,7 @@ impl Driver {
     fn send(&mut self, payload: Vec<u8>, mode: DeliveryMode) {
         if let Err(e) = self.core.send(Instant::now(), payload.into(), mode) {
             // emit() checked the size already; this is a bug if it happens.
-            tracing::error!(target: "eventcast", error = ?e, "event refused by the protocol core");
+            tracing::error!(target: "eventcast::net", error = ?e, "event refused by the protocol core");
         }
     }
 
@@ -124,7 +124,7 @@ impl Driver {
                 Ok((n, from)) => self.core.handle_datagram(Instant::now(), from, &buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    tracing::warn!(target: "eventcast", error = %e, "receive failed");
+                    tracing::warn!(target: "eventcast::net", error = %e, "receive failed");
                     break;
                 }
             }
@@ -142,7 +142,7 @@ impl Driver {
             self.listeners.dispatch(&event).await;
         }
         while let Some(loss) = self.core.poll_loss() {
-            tracing::warn!(target: "eventcast", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
+            tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");
             self.listeners.dispatch_loss(&loss.into());
         }
@@ -153,7 +153,7 @@ impl Driver {
         while let Some(t) = self.core.poll_transmit(Instant::now()) {
             if let Err(e) = self.socket.send_to(&t.contents, self.destination).await {
                 self.send_errors += 1;
-                tracing::warn!(target: "eventcast", error = %e, destination = %self.destination, "send failed");
+                tracing::warn!(target: "eventcast::net", error = %e, destination = %self.destination, "send failed");
             }
         }
     }

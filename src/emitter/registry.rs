@@ -108,6 +108,18 @@ impl Registry {
         self.entries.iter().filter(|e| e.pattern.matches(name)).count()
     }
 
+    /// The distinct patterns that have listeners with how many each, in the order first added.
+    pub fn pattern_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for e in &self.entries {
+            match counts.iter_mut().find(|(p, _)| p == e.pattern.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((e.pattern.as_str().to_owned(), 1)),
+            }
+        }
+        counts
+    }
+
     /// The distinct patterns that have listeners, in the order first added.
     pub fn event_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();

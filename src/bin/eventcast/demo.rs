@@ -35,6 +35,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let mut nodes = Vec::new();
     for _ in NAMES {
         let ec = Eventcast::builder().group(&args.group).port(port).interface(&args.interface).build()?;
+        crate::apply_log_levels(&ec)?;
         ec.start().await?;
         nodes.push(ec);
     }

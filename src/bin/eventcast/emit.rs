@@ -38,9 +38,10 @@ pub struct EmitArgs {
 }
 
 pub async fn run(args: EmitArgs) -> CliResult {
-    let parsed_args = args.args.iter().map(|a| json::parse_arg(a)).collect::<Result<Vec<Bson>, _>>()?;
+    let parsed_args = args.args.iter().map(|a| eventcast::arg_from_text(a)).collect::<Result<Vec<Bson>, _>>()?;
     let ec = args.net.build()?;
     ec.start().await?;
+    let _extras = args.net.serve_extras(&ec)?;
     let mut code = ExitCode::SUCCESS;
     if let Some(event) = &args.event {
         for i in 0..args.repeat {

@@ -1,38 +1,11 @@
-//! Arguments from the command line as (Extended) JSON, and events to JSON lines.
+//! Events from `--stdin` JSON lines.
 
-use eventcast::Event;
 use eventcast::bson::Bson;
-use serde_json::{Value, json};
-
-/// One command-line argument: JSON (Extended JSON allowed, such as `{"$date": "…"}`), or a
-/// plain string when it is not JSON at all.
-pub fn parse_arg(text: &str) -> Result<Bson, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => {
-            from_json(value).map_err(|e| format!("argument {text:?} is JSON but not valid Extended JSON: {e}"))
-        }
-        Err(_) => Ok(Bson::String(text.to_owned())),
-    }
-}
+use serde_json::Value;
 
 /// A JSON value as BSON, reading Extended JSON (`$date`, `$oid`, `$binary`, …).
 pub fn from_json(value: Value) -> Result<Bson, String> {
     Bson::try_from(value).map_err(|e| e.to_string())
-}
-
-/// One line of `{"event": …, "args": […], "sender": …, "from": …}`; arguments as relaxed
-/// Extended JSON.
-pub fn event_line(ev: &Event) -> Value {
-    let args = match ev.args_bson() {
-        Ok(args) => Bson::Array(args).into_relaxed_extjson(),
-        Err(e) => json!({ "error": e.to_string() }),
-    };
-    json!({
-        "event": ev.name(),
-        "args": args,
-        "sender": ev.sender().to_string(),
-        "from": ev.from().map(|a| a.to_string()),
-    })
 }
 
 /// One line of `--stdin` input: `{"event": NAME, "args": [...]}` (args optional).
@@ -58,15 +31,6 @@ pub fn parse_input_line(line: &str) -> Result<(String, Vec<Bson>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn args_are_json_extjson_or_strings() {
-        assert_eq!(parse_arg("5").unwrap(), Bson::Int32(5));
-        assert_eq!(parse_arg("\"5\"").unwrap(), Bson::String("5".into()));
-        assert_eq!(parse_arg("hello world").unwrap(), Bson::String("hello world".into()));
-        assert!(matches!(parse_arg(r#"{"$date": "2024-01-02T03:04:05Z"}"#).unwrap(), Bson::DateTime(_)));
-        assert!(parse_arg(r#"{"$oid": 5}"#).unwrap_err().contains("Extended JSON"));
-    }
 
     #[test]
     fn input_lines() {

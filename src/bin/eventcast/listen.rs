@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use eventcast::Pattern;
 
+use crate::CliResult;
 use crate::net::{NetArgs, parse_duration};
-use crate::{CliResult, json};
 
 #[derive(Debug, Args)]
 pub struct ListenArgs {
@@ -36,6 +36,7 @@ pub async fn run(args: ListenArgs) -> CliResult {
         eprintln!("{line}");
     });
     ec.start().await?;
+    let _extras = args.net.serve_extras(&ec)?;
     eprintln!("eventcast: listening on {}:{} via interface {}", args.net.group, args.net.port, args.net.interface);
     let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut seen = 0u64;
@@ -71,7 +72,7 @@ pub async fn run(args: ListenArgs) -> CliResult {
             continue;
         }
         seen += 1;
-        let line = json::event_line(&event);
+        let line = event.to_json();
         if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
             break ExitCode::SUCCESS; // the reader went away (`| head`)
         }

@@ -1,25 +1,79 @@
 //! The `eventcast` command: a thin client of the library.
 
+mod console;
 mod demo;
 mod emit;
 mod json;
 mod listen;
+mod metrics;
 mod net;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use eventcast::Eventcast;
+use tracing::level_filters::LevelFilter;
 
 /// A LAN-wide event emitter over UDP multicast.
 #[derive(Debug, Parser)]
 #[command(name = "eventcast", version, about, propagate_version = true)]
 struct Cli {
-    /// Log filter for stderr: error, warn, info, debug, trace, or a tracing directive such as
-    /// eventcast=debug
-    #[arg(long, global = true, env = "EVENTCAST_LOG_LEVEL", default_value = "warn")]
-    log_level: String,
+    /// Log levels on stderr: a level for every component (off, error, warn, info, debug,
+    /// trace), and COMPONENT=LEVEL for one: warn,repl=info. Components: eventcast, net, repl.
+    /// The console's loglevel command changes them while running.
+    #[arg(long, global = true, env = "EVENTCAST_LOG_LEVEL", default_value = "warn", value_parser = parse_log_levels)]
+    log_level: LogLevels,
+    /// Log line format on stderr
+    #[arg(long, global = true, env = "EVENTCAST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// `--log-level`: the level for all components, then per-component overrides.
+type LogLevels = Vec<(Option<String>, LevelFilter)>;
+
+fn parse_log_levels(text: &str) -> Result<LogLevels, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (component, level) = match item.split_once('=') {
+                Some((c, l)) => (Some(c.trim()), l.trim()),
+                None => (None, item.trim()),
+            };
+            if let Some(c) = component {
+                if !eventcast::LOG_COMPONENTS.contains(&c) {
+                    return Err(format!(
+                        "unknown log component {c:?}; components: {}",
+                        eventcast::LOG_COMPONENTS.join(", ")
+                    ));
+                }
+            }
+            let level = level
+                .parse::<LevelFilter>()
+                .map_err(|_| format!("{level:?} is not a log level; use off, error, warn, info, debug or trace"))?;
+            Ok((component.map(str::to_owned), level))
+        })
+        .collect()
+}
+
+static LOG_LEVELS: OnceLock<LogLevels> = OnceLock::new();
+
+/// Gives an instance the levels of `--log-level`.
+pub fn apply_log_levels(ec: &Eventcast) -> eventcast::Result<()> {
+    for (component, level) in LOG_LEVELS.get().map(Vec::as_slice).unwrap_or_default() {
+        ec.set_log_level(component.as_deref(), *level)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,32 +84,34 @@ enum Command {
     Emit(emit::EmitArgs),
     /// Start a few instances on loopback and show them exchanging events
     Demo(demo::DemoArgs),
+    /// Open a running instance's console (started with --repl), with line editing and history
+    Console(console::ConsoleArgs),
+    /// Print a running instance's counters through its console
+    Stats(console::StatsArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    // Each instance filters its own components by its levels (changeable from the console),
+    // so the subscriber lets every level of ours through; RUST_LOG replaces this.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,eventcast=trace"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("eventcast: invalid --log-level {:?}: {e}; use error, warn, info, debug or trace", cli.log_level);
-            return ExitCode::from(2);
-        }
+    let _ = LOG_LEVELS.set(cli.log_level);
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Console(args) => console::console(args),
+        Command::Stats(args) => console::stats(args),
+        command => run_async(command),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("eventcast: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Listen(args) => listen::run(args).await,
-            Command::Emit(args) => emit::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
-        }
-    });
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -65,5 +121,34 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_async(command: Command) -> CliResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        match command {
+            Command::Listen(args) => listen::run(args).await,
+            Command::Emit(args) => emit::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Console(_) | Command::Stats(_) => unreachable!("run without a runtime"),
+        }
+    })
+}
+
 /// The error a command ends with: printed as one line, exit status 2.
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels_parse_with_components() {
+        let l = parse_log_levels("warn,repl=debug").unwrap();
+        assert_eq!(l, vec![(None, LevelFilter::WARN), (Some("repl".into()), LevelFilter::DEBUG)]);
+        assert!(parse_log_levels("disk=info").unwrap_err().contains("unknown log component \"disk\""));
+        assert!(parse_log_levels("loud").unwrap_err().contains("\"loud\" is not a log level"));
+    }
+}

@@ -53,6 +53,21 @@ pub struct NetArgs {
     /// EVENTCAST_KEY or --key-file)
     #[arg(long)]
     pub key: Option<String>,
+    /// Serve the TCP console (telnet, nc or `eventcast console`) on --repl-host:--repl-port
+    #[arg(long, env = "EVENTCAST_REPL")]
+    pub repl: bool,
+    /// Console port; turns the console on (default with --repl: a free port, printed)
+    #[arg(long, env = "EVENTCAST_REPL_PORT")]
+    pub repl_port: Option<u16>,
+    /// Console address; anything but loopback lets other hosts in (set a token then)
+    #[arg(long, env = "EVENTCAST_REPL_HOST", default_value = "127.0.0.1")]
+    pub repl_host: String,
+    /// A token console clients must type first (prefer the environment variable)
+    #[arg(long, env = "EVENTCAST_REPL_TOKEN", hide_env_values = true)]
+    pub repl_token: Option<String>,
+    /// Serve the counters in Prometheus text format at http://ADDR/metrics (e.g. 127.0.0.1:9464)
+    #[arg(long, env = "EVENTCAST_METRICS")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl NetArgs {
@@ -87,6 +102,13 @@ impl NetArgs {
             .message_ttl(self.message_ttl)
             .max_event_size(self.max_event_size)
             .delivery(self.delivery);
+        if self.repl || self.repl_port.is_some() {
+            builder = builder.repl(true).repl_port(self.repl_port.unwrap_or(0)).repl_host(&self.repl_host);
+            if let Some(token) = &self.repl_token {
+                builder = builder.repl_token(token);
+            }
+        }
+        builder = builder.log_level(tracing::Level::TRACE);
         if let Some(bind) = &self.bind {
             builder = builder.address(bind);
         }
@@ -108,6 +130,7 @@ impl NetArgs {
             .key_id(*id);
         }
         let ec = builder.build()?;
+        crate::apply_log_levels(&ec)?;
         for (id, key) in keys.keys.iter().skip(1) {
             ec.install_key(*id, key)?;
         }
@@ -115,6 +138,22 @@ impl NetArgs {
             ec.use_key(id)?;
         }
         Ok(ec)
+    }
+
+    /// Once `ec` runs: says where its console is, and serves `--metrics`. The metrics server
+    /// stops when the returned guard drops.
+    pub fn serve_extras(&self, ec: &Eventcast) -> eventcast::Result<Option<crate::metrics::Server>> {
+        if let Some(addr) = ec.console_addr() {
+            eprintln!("eventcast: console on {addr} (eventcast console {addr}, or telnet)");
+        }
+        match self.metrics {
+            Some(addr) => {
+                let server = crate::metrics::Server::start(ec.clone(), addr)?;
+                eprintln!("eventcast: metrics on http://{}/metrics", server.addr);
+                Ok(Some(server))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -206,27 +245,9 @@ pub fn parse_keys(text: &str) -> eventcast::Result<KeyConfig> {
     Ok(config)
 }
 
-/// Reads a key: `hex:` and 32 or 64 hex digits for a raw key, anything else is a passphrase.
+/// Reads a key: see [`Encryption`]'s `FromStr`.
 pub fn parse_key(text: &str) -> eventcast::Result<Encryption> {
-    let invalid = |allowed: &str| eventcast::Error::InvalidOption {
-        option: "key",
-        value: "<redacted>".into(),
-        allowed: allowed.into(),
-    };
-    use base64::Engine;
-    if let Some(digits) = text.strip_prefix("hex:") {
-        let bytes = hex::decode(digits).map_err(|_| invalid("hex:<32 or 64 hex digits>"))?;
-        Ok(Encryption::Key(bytes))
-    } else if let Some(encoded) = text.strip_prefix("base64:") {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| invalid("base64:<16 or 32 bytes in standard base64>"))?;
-        Ok(Encryption::Key(bytes))
-    } else if text.is_empty() {
-        Err(invalid("a non-empty passphrase, hex:<32 or 64 hex digits> or base64:<16 or 32 bytes>"))
-    } else {
-        Ok(Encryption::Passphrase(text.to_owned()))
-    }
+    text.parse()
 }
 
 #[cfg(test)]

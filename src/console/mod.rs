@@ -1,0 +1,148 @@
+//! The TCP console (the original's REPL): a line-based text protocol that `telnet`, `nc`
+//! and `eventcast console` speak, serving every running instance that sets `repl`.
+//!
+//! - `command` reads a line into a command (pure; unit-tested and fuzzed);
+//! - `session` serves one connection: token, prompt, commands, event lines;
+//! - `render` formats counters, peers and options as text.
+//!
+//! The console listens on `repl_host` (127.0.0.1 by default) and `repl_port` (a free port
+//! when 0, logged under the `eventcast::repl` target). Each session has a bounded output
+//! queue: a client that stops reading loses event lines (counted, and told how many) but
+//! never slows the instance; one that does not read for 30 s is disconnected.
+
+mod command;
+mod render;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::instrument::WithSubscriber;
+
+use crate::error::{Error, Result};
+use crate::eventcast::WeakEventcast;
+use crate::options::ConsoleToken;
+
+#[doc(hidden)]
+pub use session::fuzz_line;
+
+/// Counters of the console, shown in [`crate::Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct ConsoleCounters {
+    pub sessions: AtomicU64,
+    pub active: AtomicU64,
+    pub refused: AtomicU64,
+    pub auth_failed: AtomicU64,
+    pub lines_dropped: AtomicU64,
+}
+
+/// What every session of one console shares.
+pub(crate) struct Shared {
+    pub ec: WeakEventcast,
+    pub token: Option<ConsoleToken>,
+    pub counters: Arc<ConsoleCounters>,
+    pub prompt: String,
+    pub host: String,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running console; dropping it closes the listener and every session.
+pub(crate) struct Console {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// The name in the prompt, `eventcast@HOSTNAME> `.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Binds the console and serves it on the current runtime until the returned handle drops.
+pub(crate) fn spawn(
+    ec: WeakEventcast,
+    addr: SocketAddr,
+    token: Option<ConsoleToken>,
+    max_clients: usize,
+    counters: Arc<ConsoleCounters>,
+    log: tracing::Dispatch,
+) -> Result<Console> {
+    let bind_error = Error::io(format!("binding the console to {addr}"));
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(TcpListener::from_std)
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(Error::io("reading the console's address"))?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let host = hostname();
+    let prompt = format!("eventcast@{host}> ");
+    let shared = Arc::new(Shared { ec, token, counters, prompt, host, shutdown: shutdown_rx });
+    tokio::spawn(accept_loop(listener, shared, max_clients, log.clone()).with_subscriber(log));
+    Ok(Console { addr: bound, shutdown })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, max_clients: usize, log: tracing::Dispatch) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            a = listener.accept() => a,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors, say: wait rather than spin.
+                tracing::warn!(target: "eventcast::repl", error = %e, "console accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let counters = &shared.counters;
+        if counters.active.load(Ordering::Relaxed) >= max_clients as u64 {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "eventcast::repl", %peer, max_clients, "console full; connection refused");
+            tokio::spawn(async move {
+                let msg =
+                    format!("error: the console already has {max_clients} sessions (repl_max_clients); try later\r\n");
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
+            });
+            continue;
+        }
+        counters.active.fetch_add(1, Ordering::Relaxed);
+        counters.sessions.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "eventcast::repl", %peer, "console session opened");
+        let shared = shared.clone();
+        tokio::spawn(
+            async move {
+                let _active = Active(shared.counters.clone());
+                session::run(stream, peer, &shared).await;
+                tracing::info!(target: "eventcast::repl", %peer, "console session closed");
+            }
+            .with_subscriber(log.clone()),
+        );
+    }
+}
+
+/// Counts a session as active until it ends, however it ends.
+struct Active(Arc<ConsoleCounters>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
