@@ -56,7 +56,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     (
         "emit",
         "emit EVENT [ARG…]",
-        "send an event; each ARG is JSON (Extended JSON too) or a string: emit hi \"two words\" 5",
+        "send an event; each ARG is JSON (Extended JSON too) or text, quoted as in a shell: emit hi \"two words\" 5 '{\"a\": 1}'",
     ),
     ("on", "on PATTERN", "show matching events in this session (sensor.*, **.error, ** for all)"),
     ("off", "off [PATTERN]", "stop showing events for PATTERN, or for every pattern of this session"),
