@@ -203,7 +203,13 @@ pub fn arg_from_text(text: &str) -> Result<Bson> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(value) => Bson::try_from(value).map_err(|e| {
             let shown: String = text.chars().take(64).collect();
-            Error::invalid("argument", shown, format!("JSON that is also valid Extended JSON ({e}), or plain text"))
+            Error::invalid(
+                "argument",
+                shown,
+                format!(
+                    "it is JSON but not valid Extended JSON ({e}); give valid Extended JSON, or text that is not JSON"
+                ),
+            )
         }),
         Err(_) => Ok(Bson::String(text.to_owned())),
     }

@@ -161,7 +161,7 @@ fn bad_input_gets_one_clear_line() {
         (&["emit", "", "--interface", "127.0.0.1"], "invalid event name"),
         (&["emit", "x", "{\"$oid\": 1}", "--interface", "127.0.0.1"], "not valid Extended JSON"),
         (&["listen", "a**", "--interface", "127.0.0.1"], "invalid pattern"),
-        (&["emit", "x", "--interface", "127.0.0.1", "--log-level", "loud=="], "invalid --log-level"),
+        (&["emit", "x", "--interface", "127.0.0.1", "--log-level", "loud=="], "invalid value 'loud==' for '--log-level"),
     ];
     for (args, want) in cases {
         let out = eventcast().args(*args).output().unwrap();
@@ -243,4 +243,117 @@ fn key_file_keyring_reads_old_and_new_keys() {
     std::fs::remove_file(new_only).ok();
     assert_eq!(code, Some(0));
     assert_eq!(lines[0]["event"], "rotated");
+}
+
+/// Starts `eventcast listen …` and returns it with its stderr lines up to `listening`.
+fn listen_verbose(port: u16, extra: &[&str]) -> (Child, Vec<String>) {
+    let mut c = eventcast();
+    c.arg("listen").args(extra);
+    net(&mut c, port);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "listen ended early: {lines:?}");
+        lines.push(line.trim().to_owned());
+        if line.contains("listening") {
+            break;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+    (child, lines)
+}
+
+fn address_after(lines: &[String], prefix: &str) -> String {
+    let line = lines.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {lines:?}"));
+    line[prefix.len()..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn console_stats_and_metrics_of_a_running_listener() {
+    let (mut child, lines) = listen_verbose(19206, &["--repl", "--metrics", "127.0.0.1:0"]);
+    let console = address_after(&lines, "eventcast: console on ");
+    let metrics = address_after(&lines, "eventcast: metrics on http://").trim_end_matches("/metrics").to_owned();
+    assert!(console.starts_with("127.0.0.1:"), "{lines:?}");
+    assert!(emit(19206, &["hello", "1"]).status.success());
+
+    // eventcast console -c: commands from a script; exit 1 if one fails.
+    let out = eventcast().args(["console", &console, "-c", "emit from-console 2", "-c", "listeners"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok: emitted \"from-console\" with 1 argument") && text.contains("**"), "{text}");
+    let out = eventcast().args(["console", &console, "-c", "frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("error: unknown command"));
+
+    // eventcast console with piped input (no terminal) still works.
+    let mut piped =
+        eventcast().args(["console", &console]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    piped.stdin.take().unwrap().write_all(b"peers\nquit\n").unwrap();
+    let out = piped.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SENDER"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // eventcast stats --json: counters of the running instance.
+    let out = eventcast().args(["stats", &console, "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["events_in"], json!(1), "{stats}");
+    assert_eq!(stats["events_out"], json!(1));
+    let out = eventcast().args(["stats", &console, "--peers"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("events_in") && text.contains("SENDER"), "{text}");
+
+    // Prometheus text over HTTP.
+    let mut http = std::net::TcpStream::connect(&metrics).unwrap();
+    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut response = String::new();
+    http.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4"));
+    assert!(response.contains("\neventcast_events_in_total 1\n"), "{response}");
+    assert!(response.contains("eventcast_dropped_total{reason=\"forged\"} 0"));
+
+    // Nothing listens where the console was not asked for.
+    let out = eventcast().args(["stats", "127.0.0.1:1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the console at 127.0.0.1:1"));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn console_token_from_the_environment() {
+    let mut c = eventcast();
+    c.env("EVENTCAST_REPL_TOKEN", "sesame");
+    c.arg("listen").args(["--repl"]).args(["--interface", "127.0.0.1", "--group", "239.255.2.1", "--port", "19207"]);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let console = address_after(&[line.trim().to_owned()], "eventcast: console on ");
+    let without = eventcast().args(["stats", &console]).output().unwrap();
+    assert_eq!(without.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("needs a token"));
+    let wrong = eventcast().args(["stats", &console, "--token", "nope"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("refused the token"));
+    let right = eventcast().env("EVENTCAST_REPL_TOKEN", "sesame").args(["stats", &console]).output().unwrap();
+    assert!(right.status.success() && String::from_utf8_lossy(&right.stdout).contains("console_auth_failed"));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn log_levels_and_json_log_lines() {
+    let (mut child, lines) =
+        listen_verbose(19208, &["--log-level", "warn,eventcast=info", "--log-format", "json", "--repl"]);
+    let started: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let first = started.iter().find(|v| v["fields"]["message"] == "started").expect("a JSON 'started' line");
+    assert_eq!((first["level"].as_str(), first["target"].as_str()), (Some("INFO"), Some("eventcast")));
+    assert!(!lines.iter().any(|l| l.contains("eventcast::repl")), "repl stays at warn: {lines:?}");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let bad = eventcast().args(["--log-level", "disk=info", "listen"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown log component \"disk\""));
 }

@@ -383,3 +383,35 @@ async fn try_emit_reports_backpressure_instead_of_waiting() {
     assert!(matches!(err, Error::Backpressure), "{err}");
     assert!(a.stats().await.protocol.backpressure_waits >= 1);
 }
+
+#[tokio::test]
+async fn stats_count_the_traffic_this_test_made() {
+    let a = started("239.255.1.15", 19115).await;
+    let b = started("239.255.1.15", 19115).await;
+    let mut at_b = b.subscribe("**").unwrap();
+    for i in 0..50u32 {
+        a.emit("small", &(i,)).await.unwrap();
+    }
+    let big = "z".repeat(5000);
+    a.emit("big", &(big.as_str(),)).await.unwrap();
+    for _ in 0..51 {
+        next(&mut at_b).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (a1, sb, a2) = (a.stats().await.protocol, b.stats().await.protocol, a.stats().await.protocol);
+    assert_eq!((a1.events_out, sb.events_in), (51, 51));
+    let fragments = 5000usize.div_ceil(1024 - 40) as u64;
+    assert!(a1.fragments_out >= fragments && sb.fragments_in == a1.fragments_out, "{a1:?} {sb:?}");
+    // Everything A sent, B received: datagrams and bytes (heartbeats may go on meanwhile).
+    assert!(a1.datagrams_out <= sb.datagrams_in && sb.datagrams_in <= a2.datagrams_out, "{a1:?} {sb:?} {a2:?}");
+    assert!(a1.bytes_out <= sb.bytes_in && sb.bytes_in <= a2.bytes_out);
+    assert!(sb.bytes_in > 5000 + 50 * 20);
+    assert_eq!((a1.own_echo > 0, sb.events_lost, sb.dropped.duplicate), (true, 0, 0));
+    let a_id = match *a.state().borrow() {
+        State::Running { sender, .. } => sender.0,
+        State::Stopped => unreachable!(),
+    };
+    let peer = sb.peer_table.iter().find(|p| p.sender == a_id).expect("A in B's peer table");
+    assert_eq!((peer.events, peer.events_lost, peer.next_expected), (51, 0, 51));
+    assert!(peer.addr.is_some_and(|x| x.ip().is_loopback()));
+}
