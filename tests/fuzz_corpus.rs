@@ -31,6 +31,11 @@ fn sealed_corpus() {
 }
 
 #[test]
+fn console_corpus() {
+    assert!(replay("console", eventcast::console::fuzz_line) > 0);
+}
+
+#[test]
 fn reassembly_corpus() {
     assert!(replay("reassembly", fuzz_entry::reassembly) > 0);
 }

@@ -62,10 +62,24 @@ by_address() {
     finish addr && grep -q '"args":\["world"\]' "$WORK/addr.out"
 }
 
+# console_local: the console answers on h1's loopback only, unless asked to listen wider,
+# and then a token keeps strangers out
+console_local() {
+    listen h1 con --group 239.255.7.11 --port 9703 --interface eth0 --repl-port 20001 --timeout 30 || return 1
+    on h1 stats 127.0.0.1:20001 | grep -q '^events_in ' || { echo "console not reachable locally"; return 1; }
+    if on h2 stats 10.77.0.1:20001 >/dev/null 2>&1; then echo "console reachable from h2"; return 1; fi
+    EVENTCAST_REPL_TOKEN=s3cret listen h1 wide --group 239.255.7.11 --port 9703 --interface eth0 \
+        --repl-port 20002 --repl-host 0.0.0.0 --timeout 30 || return 1
+    if on h2 stats 10.77.0.1:20002 >/dev/null 2>&1; then echo "token not asked"; return 1; fi
+    EVENTCAST_REPL_TOKEN=s3cret on h2 stats 10.77.0.1:20002 --json | grep -q '"console_auth_failed":1' || return 1
+    kill "$(cat "$WORK/con.pid")" "$(cat "$WORK/wide.pid")"
+}
+
 check "IPv4: every argument kind and a 150 KB event, h1 -> h2, h3" exchange v4 239.255.7.7 eth0
 check "IPv6: every argument kind and a 150 KB event, h1 -> h2, h3" exchange v6 ff12::ec:7 eth0
 check "groups on one port are isolated across hosts" isolated
 check "interface by address" by_address
+check "the console is local by default; a wider one asks for its token" console_local
 
 echo "netns: $passed passed, $failed failed"
 [ "$failed" = 0 ]
