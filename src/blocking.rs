@@ -118,4 +118,14 @@ impl Eventcast {
     pub fn stats(&self) -> Stats {
         self.runtime.block_on(self.inner.stats())
     }
+
+    /// See [`crate::Eventcast::console_addr`].
+    pub fn console_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.console_addr()
+    }
+
+    /// See [`crate::Eventcast::set_log_level`].
+    pub fn set_log_level(&self, component: Option<&str>, level: tracing::level_filters::LevelFilter) -> Result<()> {
+        self.inner.set_log_level(component, level)
+    }
 }

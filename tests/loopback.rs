@@ -201,7 +201,7 @@ async fn node_style_listener_api() {
 fn blocking_facade_works_without_a_runtime() {
     let a = eventcast::blocking::Eventcast::builder()
         .interface("127.0.0.1")
-        .with(|b| b.group("239.255.1.8").port(19108))
+        .with(|b| b.group("239.255.1.8").port(19108).repl(true))
         .build()
         .unwrap();
     let b = eventcast::blocking::Eventcast::builder()
@@ -216,6 +216,13 @@ fn blocking_facade_works_without_a_runtime() {
     let ev = s.blocking_recv().unwrap();
     assert_eq!(ev.arg::<String>(0).unwrap(), "pong");
     assert_eq!(b.stats().protocol.events_in, 1);
+    // The console runs on the facade's background runtime.
+    use std::io::{Read, Write};
+    let mut console = std::net::TcpStream::connect(a.console_addr().unwrap()).unwrap();
+    console.write_all(b"prompt off\nstats json\nquit\n").unwrap();
+    let mut reply = String::new();
+    console.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains("\"events_out\":1"), "{reply}");
     a.stop().unwrap();
     b.stop().unwrap();
 }
