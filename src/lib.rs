@@ -33,9 +33,16 @@
 //!   (`on`, `once`, `off`, `on_any`, patterns such as `sensor.*`, and
 //!   [`subscribe`](Eventcast::subscribe) for an async [`EventStream`]).
 //! - [`blocking`] — the same instance for programs without an async runtime.
-//! - The `eventcast` binary (`listen`, `emit`, `demo`) is a thin client of this library.
+//! - `console` — the **TCP console** (the original's REPL), served by an instance whose
+//!   options set `repl`: `telnet`/`nc`-friendly commands over the same public handle
+//!   (emit, on/off, stats, peers, config, log levels, key rotation, start/stop).
+//! - [`Stats`] — every counter, also as Prometheus text ([`Stats::to_prometheus`]).
+//! - The `eventcast` binary (`listen`, `emit`, `demo`, `console`, `stats`) is a thin client
+//!   of this library.
 //!
-//! The library logs through `tracing` (target `eventcast`) and never installs a subscriber.
+//! The library logs through `tracing` with one target per component ([`LOG_COMPONENTS`]:
+//! `eventcast`, `eventcast::net`, `eventcast::repl`), whose levels each instance sets and
+//! changes at run time ([`Eventcast::set_log_level`]); it never installs a subscriber.
 
 #![warn(missing_docs)]
 
