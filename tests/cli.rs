@@ -161,7 +161,10 @@ fn bad_input_gets_one_clear_line() {
         (&["emit", "", "--interface", "127.0.0.1"], "invalid event name"),
         (&["emit", "x", "{\"$oid\": 1}", "--interface", "127.0.0.1"], "not valid Extended JSON"),
         (&["listen", "a**", "--interface", "127.0.0.1"], "invalid pattern"),
-        (&["emit", "x", "--interface", "127.0.0.1", "--log-level", "loud=="], "invalid value 'loud==' for '--log-level"),
+        (
+            &["emit", "x", "--interface", "127.0.0.1", "--log-level", "loud=="],
+            "invalid value 'loud==' for '--log-level",
+        ),
     ];
     for (args, want) in cases {
         let out = eventcast().args(*args).output().unwrap();
