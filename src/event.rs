@@ -154,7 +154,12 @@ impl Event {
 
     /// Argument `index` as a Rust type.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
-        let value = self.args_bson()?.into_iter().nth(index).unwrap_or(Bson::Undefined);
+        // Only this argument is decoded: the others stay bytes.
+        let raw = self.raw_args()?;
+        let value = match raw.get(index.to_string()).map_err(|e| self.decode_error::<T>(e))? {
+            Some(r) => Bson::try_from(r).map_err(|e| self.decode_error::<T>(e))?,
+            None => Bson::Undefined,
+        };
         bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
     }
 

@@ -50,7 +50,8 @@ pub mod blocking;
 mod builder;
 #[doc(hidden)]
 pub mod console;
-mod driver;
+#[doc(hidden)]
+pub mod driver;
 mod emitter;
 mod error;
 mod event;

@@ -1,4 +1,6 @@
 //! The tokio driver: owns the socket, feeds the protocol core, dispatches to listeners.
 
+#[doc(hidden)]
+pub mod batch;
 pub(crate) mod socket;
 pub(crate) mod task;

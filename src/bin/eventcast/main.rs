@@ -1,5 +1,6 @@
 //! The `eventcast` command: a thin client of the library.
 
+mod bench;
 mod console;
 mod demo;
 mod emit;
@@ -88,6 +89,8 @@ enum Command {
     Console(console::ConsoleArgs),
     /// Print a running instance's counters through its console
     Stats(console::StatsArgs),
+    /// Measure throughput, latency and loss (or plain UDP's, with --raw)
+    Bench(bench::BenchArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -132,6 +135,7 @@ fn run_async(command: Command) -> CliResult {
             Command::Listen(args) => listen::run(args).await,
             Command::Emit(args) => emit::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Console(_) | Command::Stats(_) => unreachable!("run without a runtime"),
         }
     })

@@ -1,0 +1,164 @@
+//! Batched datagram I/O: many datagrams per system call with `sendmmsg`/`recvmmsg` on Linux,
+//! one call per datagram elsewhere. Non-blocking sockets: `WouldBlock` ends a batch.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::SockAddr;
+
+/// Datagrams moved per system call at most.
+pub const BATCH: usize = 64;
+
+/// Sends each of `datagrams` to `destination`; returns how many the socket took (fewer
+/// than asked when its buffer is full: `WouldBlock` only when it took none).
+#[cfg(target_os = "linux")]
+pub fn send_to_many(
+    socket: &impl std::os::fd::AsRawFd,
+    destination: &SockAddr,
+    datagrams: &[&[u8]],
+) -> io::Result<usize> {
+    let count = datagrams.len().min(BATCH);
+    if count == 0 {
+        return Ok(0);
+    }
+    // SAFETY: zeroed iovec/mmsghdr are valid "empty" values; every pointer set below points
+    // into `datagrams` or `destination`, which outlive the call, and the kernel only reads
+    // through them (sendmmsg does not write to the buffers or the address).
+    unsafe {
+        let mut iovecs: [libc::iovec; BATCH] = std::mem::zeroed();
+        let mut headers: [libc::mmsghdr; BATCH] = std::mem::zeroed();
+        for i in 0..count {
+            iovecs[i].iov_base = datagrams[i].as_ptr() as *mut libc::c_void;
+            iovecs[i].iov_len = datagrams[i].len();
+            let h = &mut headers[i].msg_hdr;
+            h.msg_name = destination.as_ptr() as *mut libc::c_void;
+            h.msg_namelen = destination.len();
+            h.msg_iov = &mut iovecs[i];
+            h.msg_iovlen = 1;
+        }
+        let sent = libc::sendmmsg(socket.as_raw_fd(), headers.as_mut_ptr(), count as libc::c_uint, 0);
+        if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(sent as usize) }
+    }
+}
+
+/// Receives up to `buffers.len()` datagrams: sizes and sources go to `meta`; returns how
+/// many arrived (`WouldBlock` when none were waiting).
+#[cfg(target_os = "linux")]
+pub fn recv_many(
+    socket: &impl std::os::fd::AsRawFd,
+    buffers: &mut [Vec<u8>],
+    meta: &mut [(usize, Option<SocketAddr>)],
+) -> io::Result<usize> {
+    let count = buffers.len().min(meta.len()).min(BATCH);
+    if count == 0 {
+        return Ok(0);
+    }
+    // SAFETY: as in `send_to_many`; here the kernel writes into each buffer up to its length
+    // and into each storage up to `msg_namelen`, all of which we own for the whole call.
+    unsafe {
+        let mut iovecs: [libc::iovec; BATCH] = std::mem::zeroed();
+        let mut headers: [libc::mmsghdr; BATCH] = std::mem::zeroed();
+        let mut names: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
+        for i in 0..count {
+            iovecs[i].iov_base = buffers[i].as_mut_ptr() as *mut libc::c_void;
+            iovecs[i].iov_len = buffers[i].len();
+            let h = &mut headers[i].msg_hdr;
+            h.msg_name = (&mut names[i]) as *mut libc::sockaddr_storage as *mut libc::c_void;
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut iovecs[i];
+            h.msg_iovlen = 1;
+        }
+        let got = libc::recvmmsg(
+            socket.as_raw_fd(),
+            headers.as_mut_ptr(),
+            count as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        );
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for i in 0..got as usize {
+            let len = headers[i].msg_hdr.msg_namelen;
+            // socket2's storage is a sockaddr_storage too (checked below).
+            let addr = SockAddr::new(std::mem::transmute_copy(&names[i]), len);
+            meta[i] = (headers[i].msg_len as usize, addr.as_socket());
+        }
+        Ok(got as usize)
+    }
+}
+
+#[cfg(target_os = "linux")]
+const _: () = assert!(size_of::<libc::sockaddr_storage>() == size_of::<socket2::SockAddrStorage>());
+
+/// One datagram per call where `sendmmsg` does not exist.
+#[cfg(not(target_os = "linux"))]
+pub fn send_to_many(socket: &std::net::UdpSocket, destination: &SockAddr, datagrams: &[&[u8]]) -> io::Result<usize> {
+    let to = destination.as_socket().ok_or_else(|| io::Error::other("not an IP address"))?;
+    let mut sent = 0;
+    for d in datagrams.iter().take(BATCH) {
+        match socket.send_to(d, to) {
+            Ok(_) => sent += 1,
+            Err(e) if sent > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
+/// One datagram per call where `recvmmsg` does not exist.
+#[cfg(not(target_os = "linux"))]
+pub fn recv_many(
+    socket: &std::net::UdpSocket,
+    buffers: &mut [Vec<u8>],
+    meta: &mut [(usize, Option<SocketAddr>)],
+) -> io::Result<usize> {
+    let mut got = 0;
+    for (buf, m) in buffers.iter_mut().zip(meta.iter_mut()).take(BATCH) {
+        match socket.recv_from(buf) {
+            Ok((n, from)) => {
+                *m = (n, Some(from));
+                got += 1;
+            }
+            Err(e) if got > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_datagrams_go_and_come_in_one_call_each() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = SockAddr::from(rx.local_addr().unwrap());
+        let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 1 + i as usize]).collect();
+        let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        let mut sent = 0;
+        while sent < refs.len() {
+            sent += send_to_many(&tx, &to, &refs[sent..]).unwrap();
+        }
+        let mut buffers = vec![vec![0u8; 2048]; BATCH];
+        let mut meta = vec![(0, None); BATCH];
+        let mut seen = Vec::new();
+        while seen.len() < 100 {
+            match recv_many(&rx, &mut buffers, &mut meta) {
+                Ok(n) => {
+                    for i in 0..n {
+                        assert_eq!(meta[i].1, Some(tx.local_addr().unwrap()));
+                        seen.push(buffers[i][..meta[i].0].to_vec());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(seen, payloads);
+        assert_eq!(recv_many(&rx, &mut buffers, &mut meta).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
+}
