@@ -222,27 +222,46 @@ pub fn arg_from_text(text: &str) -> Result<Bson> {
 
 /// Encodes `name` and `args` as an event payload. `args` is the argument list: a tuple or a
 /// sequence gives one argument per element, `()` none, and any other value one argument.
+///
+/// One serialization pass straight to bytes: `args` is serialized as the only field of a
+/// wrapper document. A BSON array is a document keyed "0", "1", …, which is exactly the
+/// argument document, so a tuple's bytes are taken as they are; a single value is re-keyed
+/// "0"; null (`()`) becomes the empty document.
 pub(crate) fn encode_event<A: Serialize + ?Sized>(name: &str, args: &A) -> Result<Vec<u8>> {
-    let list = match bson::serialize_to_bson(args).map_err(|e| Error::Encode(Box::new(e)))? {
-        Bson::Array(items) => items,
-        Bson::Null => Vec::new(),
-        one => vec![one],
-    };
-    encode_event_bson(name, list)
+    #[derive(Serialize)]
+    struct Wrapper<'a, A: ?Sized> {
+        a: &'a A,
+    }
+    check_name(name)?;
+    let wrapped = bson::serialize_to_vec(&Wrapper { a: args }).map_err(|e| Error::Encode(Box::new(e)))?;
+    // wrapped = len(4) type(1) "a\0"(2) value… 0x00
+    const VALUE: usize = 4 + 1 + 2;
+    let (kind, value) = (wrapped[4], &wrapped[VALUE..wrapped.len() - 1]);
+    let mut out = Vec::with_capacity(2 + name.len() + value.len() + 8);
+    out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+    match kind {
+        ARRAY => out.extend_from_slice(value),
+        NULL => out.extend_from_slice(&EMPTY_DOCUMENT),
+        _ => {
+            let len = (4 + 1 + 2 + value.len() + 1) as i32;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&[kind, b'0', 0]);
+            out.extend_from_slice(value);
+            out.push(0);
+        }
+    }
+    Ok(out)
 }
+
+/// BSON element types the encoder looks at.
+const ARRAY: u8 = 0x04;
+const NULL: u8 = 0x0A;
+const EMPTY_DOCUMENT: [u8; 5] = [5, 0, 0, 0, 0];
 
 /// Encodes `name` and a list of BSON values as an event payload.
 pub(crate) fn encode_event_bson(name: &str, args: Vec<Bson>) -> Result<Vec<u8>> {
-    check_name(name)?;
-    let mut doc = Document::new();
-    for (i, value) in args.into_iter().enumerate() {
-        doc.insert(i.to_string(), value);
-    }
-    let mut encoded = Vec::new();
-    doc.to_writer(&mut encoded).map_err(|e| Error::Encode(Box::new(e)))?;
-    let mut out = Vec::with_capacity(encoded.len() + name.len() + 2);
-    payload::encode(name, &encoded, &mut out).map_err(|_| invalid_name(name))?;
-    Ok(out)
+    encode_event(name, &args)
 }
 
 pub(crate) fn check_name(name: &str) -> Result<()> {
@@ -286,6 +305,36 @@ mod tests {
             Bson::MinKey,
             Bson::Symbol("sym".into()),
         ]
+    }
+
+    /// The argument document as the obvious (slower) way builds it.
+    fn reference(args: Vec<Bson>) -> Vec<u8> {
+        let mut doc = Document::new();
+        for (i, value) in args.into_iter().enumerate() {
+            doc.insert(i.to_string(), value);
+        }
+        let mut encoded = Vec::new();
+        doc.to_writer(&mut encoded).unwrap();
+        encoded
+    }
+
+    #[test]
+    fn single_pass_encoding_matches_a_document_per_argument_list() {
+        let args_of = |payload: Vec<u8>| payload[2 + 1..].to_vec();
+        let all = every_bson_type();
+        assert_eq!(args_of(encode_event_bson("e", all.clone()).unwrap()), reference(all.clone()));
+        assert_eq!(args_of(encode_event("e", &()).unwrap()), reference(vec![]));
+        assert_eq!(args_of(encode_event("e", &("a", 5i32)).unwrap()), reference(vec!["a".into(), Bson::Int32(5)]));
+        assert_eq!(args_of(encode_event("e", &7i64).unwrap()), reference(vec![Bson::Int64(7)]));
+        assert_eq!(args_of(encode_event("e", &doc! {"k": 1}).unwrap()), reference(vec![Bson::Document(doc! {"k": 1})]));
+        for one in all {
+            let wanted = match &one {
+                Bson::Array(items) => reference(items.clone()),
+                Bson::Null => reference(vec![]),
+                other => reference(vec![other.clone()]),
+            };
+            assert_eq!(args_of(encode_event("e", &one).unwrap()), wanted, "{one:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::SockAddr;
+use tokio::net::UdpSocket;
 
 /// Datagrams moved per system call at most.
 pub const BATCH: usize = 64;
@@ -41,15 +42,18 @@ pub fn send_to_many(
     }
 }
 
-/// Receives up to `buffers.len()` datagrams: sizes and sources go to `meta`; returns how
-/// many arrived (`WouldBlock` when none were waiting).
+/// Receives up to `buffer.len() / stride` datagrams, the i-th at `buffer[i * stride..]`
+/// (longer ones are cut to `stride`): sizes and sources go to `meta`; returns how many
+/// arrived (`WouldBlock` when none were waiting).
 #[cfg(target_os = "linux")]
 pub fn recv_many(
-    socket: &impl std::os::fd::AsRawFd,
-    buffers: &mut [Vec<u8>],
+    socket: &UdpSocket,
+    buffer: &mut [u8],
+    stride: usize,
     meta: &mut [(usize, Option<SocketAddr>)],
 ) -> io::Result<usize> {
-    let count = buffers.len().min(meta.len()).min(BATCH);
+    use std::os::fd::AsRawFd;
+    let count = (buffer.len() / stride.max(1)).min(meta.len()).min(BATCH);
     if count == 0 {
         return Ok(0);
     }
@@ -60,8 +64,8 @@ pub fn recv_many(
         let mut headers: [libc::mmsghdr; BATCH] = std::mem::zeroed();
         let mut names: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
         for i in 0..count {
-            iovecs[i].iov_base = buffers[i].as_mut_ptr() as *mut libc::c_void;
-            iovecs[i].iov_len = buffers[i].len();
+            iovecs[i].iov_base = buffer[i * stride..].as_mut_ptr() as *mut libc::c_void;
+            iovecs[i].iov_len = stride;
             let h = &mut headers[i].msg_hdr;
             h.msg_name = (&mut names[i]) as *mut libc::sockaddr_storage as *mut libc::c_void;
             h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -93,11 +97,11 @@ const _: () = assert!(size_of::<libc::sockaddr_storage>() == size_of::<socket2::
 
 /// One datagram per call where `sendmmsg` does not exist.
 #[cfg(not(target_os = "linux"))]
-pub fn send_to_many(socket: &std::net::UdpSocket, destination: &SockAddr, datagrams: &[&[u8]]) -> io::Result<usize> {
+pub fn send_to_many(socket: &UdpSocket, destination: &SockAddr, datagrams: &[&[u8]]) -> io::Result<usize> {
     let to = destination.as_socket().ok_or_else(|| io::Error::other("not an IP address"))?;
     let mut sent = 0;
     for d in datagrams.iter().take(BATCH) {
-        match socket.send_to(d, to) {
+        match socket.try_send_to(d, to) {
             Ok(_) => sent += 1,
             Err(e) if sent > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
@@ -109,13 +113,14 @@ pub fn send_to_many(socket: &std::net::UdpSocket, destination: &SockAddr, datagr
 /// One datagram per call where `recvmmsg` does not exist.
 #[cfg(not(target_os = "linux"))]
 pub fn recv_many(
-    socket: &std::net::UdpSocket,
-    buffers: &mut [Vec<u8>],
+    socket: &UdpSocket,
+    buffer: &mut [u8],
+    stride: usize,
     meta: &mut [(usize, Option<SocketAddr>)],
 ) -> io::Result<usize> {
     let mut got = 0;
-    for (buf, m) in buffers.iter_mut().zip(meta.iter_mut()).take(BATCH) {
-        match socket.recv_from(buf) {
+    for (chunk, m) in buffer.chunks_mut(stride.max(1)).zip(meta.iter_mut()).take(BATCH) {
+        match socket.try_recv_from(chunk) {
             Ok((n, from)) => {
                 *m = (n, Some(from));
                 got += 1;
@@ -131,11 +136,14 @@ pub fn recv_many(
 mod tests {
     use super::*;
 
-    #[test]
-    fn many_datagrams_go_and_come_in_one_call_each() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    #[tokio::test]
+    async fn many_datagrams_go_and_come_in_one_call_each() {
+        let bound = |_| {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            UdpSocket::from_std(s).unwrap()
+        };
+        let (rx, tx) = (bound(0), bound(1));
         let to = SockAddr::from(rx.local_addr().unwrap());
         let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 1 + i as usize]).collect();
         let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
@@ -143,22 +151,24 @@ mod tests {
         while sent < refs.len() {
             sent += send_to_many(&tx, &to, &refs[sent..]).unwrap();
         }
-        let mut buffers = vec![vec![0u8; 2048]; BATCH];
+        let stride = 2048;
+        let mut buffer = vec![0u8; stride * BATCH];
         let mut meta = vec![(0, None); BATCH];
         let mut seen = Vec::new();
         while seen.len() < 100 {
-            match recv_many(&rx, &mut buffers, &mut meta) {
+            match recv_many(&rx, &mut buffer, stride, &mut meta) {
                 Ok(n) => {
-                    for i in 0..n {
-                        assert_eq!(meta[i].1, Some(tx.local_addr().unwrap()));
-                        seen.push(buffers[i][..meta[i].0].to_vec());
+                    for (i, (len, from)) in meta.iter().take(n).enumerate() {
+                        assert_eq!(*from, Some(tx.local_addr().unwrap()));
+                        seen.push(buffer[i * stride..i * stride + len].to_vec());
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => tokio::task::yield_now().await,
                 Err(e) => panic!("{e}"),
             }
         }
         assert_eq!(seen, payloads);
-        assert_eq!(recv_many(&rx, &mut buffers, &mut meta).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        let none = recv_many(&rx, &mut buffer, stride, &mut meta).unwrap_err();
+        assert_eq!(none.kind(), io::ErrorKind::WouldBlock);
     }
 }

@@ -5,9 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use socket2::SockAddr;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{self, BATCH};
 use crate::emitter::Listeners;
 use crate::event::{Event, SenderId};
 use crate::proto::crypto::Keyring;
@@ -16,10 +19,12 @@ use crate::proto::{DeliveryMode, Endpoint, Stats};
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
 /// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
 pub(crate) const COMMAND_BATCH: usize = 1024;
-/// Datagrams read in one go before dispatching and looking at commands again.
-const RECV_BATCH: usize = 64;
-/// Receive buffer: the largest UDP payload.
-const RECV_BUFFER: usize = 65_536;
+/// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
+/// commands again.
+const RECV_CALLS: usize = 4;
+/// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
+/// allocation that the OS maps lazily, so only pages datagrams touch become resident.
+const RECV_STRIDE: usize = 65_536;
 
 /// An event for the driver to send: the encoded payload and how to deliver it. These wait
 /// in a bounded channel that the driver stops reading while the core cannot take more
@@ -46,11 +51,25 @@ pub(crate) struct Driver {
     pub send_errors: u64,
 }
 
+/// Buffers of the batched socket I/O.
+struct Buffers {
+    recv: Vec<u8>,
+    meta: Vec<(usize, Option<SocketAddr>)>,
+    /// Datagrams the core produced that the socket has not taken yet.
+    send: std::collections::VecDeque<Vec<u8>>,
+    destination: SockAddr,
+}
+
 impl Driver {
     pub async fn run(mut self) {
-        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut io = Buffers {
+            recv: vec![0u8; RECV_STRIDE * BATCH],
+            meta: vec![(0, None); BATCH],
+            send: Default::default(),
+            destination: self.destination.into(),
+        };
         loop {
-            self.flush().await;
+            self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
             let deadline = self.core.poll_timeout();
             tokio::select! {
@@ -68,10 +87,10 @@ impl Driver {
                     Some(Control::Stop(reply)) => {
                         // emits queued before the stop still go out
                         while let Ok(Emit(payload, mode)) = self.commands.try_recv() {
-                            self.send(payload, mode);
-                            self.drain().await;
+                            self.send(Instant::now(), payload, mode);
+                            self.drain(&mut io).await;
                         }
-                        self.drain().await;
+                        self.drain(&mut io).await;
                         let _ = reply.send(());
                         break;
                     }
@@ -81,8 +100,11 @@ impl Driver {
                     let Some(emit) = emit else { break };
                     self.handle_emits(emit);
                 }
-                received = self.socket.recv_from(&mut buf) => {
-                    self.handle_received(received, &mut buf);
+                ready = self.socket.readable() => {
+                    if let Err(e) = ready {
+                        tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
+                    }
+                    self.receive(&mut io);
                     self.dispatch().await;
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
@@ -97,41 +119,51 @@ impl Driver {
     /// Handles `first` and whatever else is already queued, up to a batch and while the
     /// core has room, so that small events emitted together share datagrams.
     fn handle_emits(&mut self, first: Emit) {
+        let now = Instant::now();
         let Emit(payload, mode) = first;
-        self.send(payload, mode);
+        self.send(now, payload, mode);
         for _ in 1..COMMAND_BATCH {
-            if !self.core.can_send(Instant::now()) {
+            if !self.core.can_send(now) {
                 return;
             }
             match self.commands.try_recv() {
-                Ok(Emit(payload, mode)) => self.send(payload, mode),
+                Ok(Emit(payload, mode)) => self.send(now, payload, mode),
                 Err(_) => return,
             }
         }
     }
 
-    fn send(&mut self, payload: Vec<u8>, mode: DeliveryMode) {
-        if let Err(e) = self.core.send(Instant::now(), payload.into(), mode) {
+    fn send(&mut self, now: Instant, payload: Vec<u8>, mode: DeliveryMode) {
+        if let Err(e) = self.core.send(now, payload.into(), mode) {
             // emit() checked the size already; this is a bug if it happens.
             tracing::error!(target: "eventcast::net", error = ?e, "event refused by the protocol core");
         }
     }
 
-    fn handle_received(&mut self, first: io::Result<(usize, SocketAddr)>, buf: &mut [u8]) {
-        let mut received = first;
-        for batch_left in (0..RECV_BATCH).rev() {
-            match received {
-                Ok((n, from)) => self.core.handle_datagram(Instant::now(), from, &buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+    /// Reads what the socket has, a batch per system call, a few calls at most.
+    fn receive(&mut self, io: &mut Buffers) {
+        for _ in 0..RECV_CALLS {
+            let got = self
+                .socket
+                .try_io(Interest::READABLE, || batch::recv_many(&self.socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
+            let n = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     tracing::warn!(target: "eventcast::net", error = %e, "receive failed");
-                    break;
+                    return;
+                }
+            };
+            let now = Instant::now();
+            for (i, (len, from)) in io.meta.iter().take(n).enumerate() {
+                if let Some(from) = from {
+                    let start = i * RECV_STRIDE;
+                    self.core.handle_datagram(now, *from, &io.recv[start..start + len]);
                 }
             }
-            if batch_left == 0 {
-                break;
+            if n < BATCH {
+                return;
             }
-            received = self.socket.try_recv_from(buf);
         }
     }
 
@@ -148,20 +180,44 @@ impl Driver {
         }
     }
 
-    /// Sends what the core has ready now (pacing may hold some back).
-    async fn flush(&mut self) {
-        while let Some(t) = self.core.poll_transmit(Instant::now()) {
-            if let Err(e) = self.socket.send_to(&t.contents, self.destination).await {
-                self.send_errors += 1;
-                tracing::warn!(target: "eventcast::net", error = %e, destination = %self.destination, "send failed");
+    /// Sends what the core has ready now (pacing may hold some back), a batch per system
+    /// call.
+    async fn flush(&mut self, io: &mut Buffers) {
+        let now = Instant::now();
+        loop {
+            while io.send.len() < BATCH {
+                match self.core.poll_transmit(now) {
+                    Some(t) => io.send.push_back(t.contents),
+                    None => break,
+                }
+            }
+            if io.send.is_empty() {
+                return;
+            }
+            let refs: Vec<&[u8]> = io.send.iter().map(Vec::as_slice).collect();
+            let sent =
+                self.socket.try_io(Interest::WRITABLE, || batch::send_to_many(&self.socket, &io.destination, &refs));
+            match sent {
+                Ok(n) => drop(io.send.drain(..n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = self.socket.writable().await {
+                        tracing::warn!(target: "eventcast::net", error = %e, "socket not writable");
+                    }
+                }
+                Err(e) => {
+                    // The first datagram was refused: count it, drop it, go on with the rest.
+                    self.send_errors += 1;
+                    io.send.pop_front();
+                    tracing::warn!(target: "eventcast::net", error = %e, destination = %self.destination, "send failed");
+                }
             }
         }
     }
 
     /// Sends everything queued, waiting for pacing where it applies.
-    async fn drain(&mut self) {
+    async fn drain(&mut self, io: &mut Buffers) {
         loop {
-            self.flush().await;
+            self.flush(io).await;
             if !self.core.has_pending_transmit() {
                 return;
             }

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzz_entry;
+mod idhash;
 pub mod payload;
 pub mod reassembly;
 pub mod receiver;

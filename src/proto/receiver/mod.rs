@@ -4,7 +4,7 @@
 mod nacks;
 mod types;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use super::idhash::{IdHash, IdMap};
 use super::payload::PayloadView;
 use super::reassembly::{Outcome, Reassembler};
 use super::stats::{PeerStats, Stats};
@@ -23,7 +24,7 @@ use types::{Missing, Peer, stream_start};
 /// The receiving half of an [`super::Endpoint`].
 pub struct Incoming {
     config: ReceiverConfig,
-    peers: HashMap<u64, Peer>,
+    peers: IdMap<Peer>,
     reassembly: Reassembler,
     deliveries: VecDeque<Delivery>,
     losses: VecDeque<Loss>,
@@ -62,7 +63,7 @@ impl Incoming {
         Incoming {
             reassembly: Reassembler::new(config.reassembly.clone()),
             config,
-            peers: HashMap::new(),
+            peers: IdMap::with_hasher(IdHash::new(seed.rotate_left(32) ^ 0x5bd1_e995)),
             deliveries: VecDeque::new(),
             losses: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),

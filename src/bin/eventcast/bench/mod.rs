@@ -162,11 +162,13 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
     let mut progress = Progress::new();
     let mut sent_datagrams = 0;
     let start_ns = now_ns();
+    let mut sent_ns = start_ns;
     if args.role != Role::Recv {
         let sender = instance(args)?;
         sender.start().await?;
         tokio::time::sleep(Duration::from_millis(50)).await; // receivers joined
         send_all(&sender, args, &receivers, &mut progress).await?;
+        sent_ns = now_ns();
         // Stay while receivers still repair (or a while for remote ones).
         wait_for(args, &receivers, &mut progress).await;
         if receivers.is_empty() {
@@ -185,7 +187,7 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
     let last = receivers.iter().map(|(_, s)| s.last_ns.load(Ordering::Relaxed)).max().unwrap_or(0);
     let begin = if args.role == Role::Recv { first.unwrap_or(0) as i64 } else { start_ns };
     let seconds = if receivers.is_empty() {
-        (now_ns() - start_ns) as f64 / 1e9
+        (sent_ns - start_ns) as f64 / 1e9
     } else {
         ((last as i64 - begin).max(1)) as f64 / 1e9
     };

@@ -42,7 +42,8 @@ struct Received {
 }
 
 async fn receive(socket: UdpSocket, args_events: u64, size: usize, idle: Duration, stop: Arc<AtomicBool>) -> Received {
-    let mut buffers = vec![vec![0u8; size.max(HEADER) + 1]; BATCH];
+    let stride = size.max(HEADER) + 1;
+    let mut buffer = vec![0u8; stride * BATCH];
     let mut meta = vec![(0, None); BATCH];
     let mut r =
         Received { count: 0, first_ns: 0, last_ns: 0, latencies: Latencies::with_capacity(args_events as usize) };
@@ -52,13 +53,13 @@ async fn receive(socket: UdpSocket, args_events: u64, size: usize, idle: Duratio
         if ready.is_err() {
             continue;
         }
-        let got = match socket.try_io(Interest::READABLE, || recv_many(&socket, &mut buffers, &mut meta)) {
+        let got = match socket.try_io(Interest::READABLE, || recv_many(&socket, &mut buffer, stride, &mut meta)) {
             Ok(n) => n,
             Err(_) => continue,
         };
         let now = now_ns();
         for i in 0..got {
-            let b = &buffers[i][..meta[i].0];
+            let b = &buffer[i * stride..i * stride + meta[i].0];
             if b.len() < HEADER {
                 continue;
             }
