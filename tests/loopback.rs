@@ -356,9 +356,13 @@ async fn unrepairable_losses_are_reported_never_silent() {
             break;
         }
     }
+    // Loss reports are dispatched after the events of the same pass: wait for them.
     let mut reported = 0;
-    while let Some(l) = losses.try_recv() {
-        reported += l.count() as usize;
+    while delivered + reported < 2_001 {
+        match timeout(Duration::from_secs(3), losses.recv()).await {
+            Ok(Some(l)) => reported += l.count() as usize,
+            _ => break,
+        }
     }
     assert_eq!(delivered + reported, 2_001, "delivered {delivered}, reported lost {reported}");
     assert_eq!(counted.load(Ordering::SeqCst), reported);

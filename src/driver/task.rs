@@ -72,7 +72,11 @@ impl Driver {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
             let deadline = self.core.poll_timeout();
+            // In this order: a key change or stop takes effect before emits queued after it,
+            // and received datagrams (repair requests, progress reports) are never starved
+            // by a flood of emits.
             tokio::select! {
+                biased;
                 control = self.control.recv() => match control {
                     Some(Control::Stats(reply)) => {
                         let mut stats = self.core.stats(Instant::now());
@@ -96,10 +100,6 @@ impl Driver {
                     }
                     None => break,
                 },
-                emit = self.commands.recv(), if accepting => {
-                    let Some(emit) = emit else { break };
-                    self.handle_emits(emit);
-                }
                 ready = self.socket.readable() => {
                     if let Err(e) = ready {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
@@ -110,6 +110,10 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.core.handle_timeout(Instant::now());
                     self.dispatch().await;
+                }
+                emit = self.commands.recv(), if accepting => {
+                    let Some(emit) = emit else { break };
+                    self.handle_emits(emit);
                 }
             }
         }

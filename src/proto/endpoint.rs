@@ -249,10 +249,15 @@ impl Endpoint {
                 Ok(FrameRepr::Nack { target, entries }) => {
                     self.incoming.handle_foreign_nack(now, target, entries.iter(), &mut self.stats)
                 }
+                Ok(FrameRepr::Status { target, next_expected }) if target == self.id => {
+                    self.outgoing.handle_status(now, sender, next_expected, &mut self.stats)
+                }
+                Ok(FrameRepr::Status { .. }) => {} // about another sender's stream
                 Ok(FrameRepr::Unknown { .. }) => self.stats.dropped.unknown_frame += 1,
                 Err(e) => self.count_wire_error(e),
             }
         }
+        self.incoming.schedule_status(now);
         self.send_due_nacks(now);
     }
 
@@ -278,6 +283,14 @@ impl Endpoint {
         self.send_due_nacks(now);
     }
 
+    /// Queues this receiver's progress reports (flow control for the senders).
+    fn send_statuses(&mut self) {
+        for (target, next_expected) in self.incoming.take_statuses() {
+            self.outgoing.push_control(FrameRepr::Status { target, next_expected });
+            self.stats.statuses_sent += 1;
+        }
+    }
+
     /// The counters, with gauges and the per-sender table as of `now`.
     pub fn stats(&mut self, now: Instant) -> Stats {
         self.outgoing.refresh_gauges(&mut self.stats);
@@ -288,6 +301,7 @@ impl Endpoint {
     }
 
     fn send_due_nacks(&mut self, now: Instant) {
+        self.send_statuses();
         let max_entries = (self.config.max_payload_size
             - wire::HEADER_LEN
             - wire::FRAME_HEADER_LEN

@@ -8,6 +8,7 @@
 
 pub mod crypto;
 pub mod endpoint;
+pub mod flow;
 #[doc(hidden)]
 pub mod fuzz_entry;
 mod idhash;
@@ -20,6 +21,8 @@ pub mod stats;
 pub mod window;
 pub mod wire;
 
+#[cfg(test)]
+mod flow_tests;
 pub mod sim;
 #[cfg(test)]
 mod sim_tests;

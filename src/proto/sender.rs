@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::flow::FlowControl;
 use super::stats::Stats;
 use super::wire::{self, Datagram, FrameRepr, NACK_WHOLE, NackEntry};
 
@@ -60,6 +61,13 @@ pub struct SenderConfig {
     pub repair_burst_bytes: u64,
     /// Bytes of datagrams waiting to be sent before `can_send` says no.
     pub max_tx_queue_bytes: usize,
+    /// Reliable sequences the sender may be ahead of its slowest receiver (flow control;
+    /// well inside the receivers' duplicate window).
+    pub flow_window: u64,
+    /// A receiver that reports no progress for this long stops holding the sender back.
+    pub flow_timeout: Duration,
+    /// Receivers tracked for flow control, at most.
+    pub flow_max_receivers: usize,
 }
 
 impl Default for SenderConfig {
@@ -77,6 +85,9 @@ impl Default for SenderConfig {
             repair_bytes_per_sec: 64 << 20,
             repair_burst_bytes: 16 << 20,
             max_tx_queue_bytes: 4 << 20,
+            flow_window: 16_384,
+            flow_timeout: Duration::from_secs(1),
+            flow_max_receivers: 1024,
         }
     }
 }
@@ -142,6 +153,8 @@ pub struct Outgoing {
     repair_budget: f64,
     repair_budget_at: Option<Instant>,
     blocked: bool,
+    flow: FlowControl,
+    flow_blocked: bool,
 }
 
 /// Why an event cannot be sent.
@@ -161,6 +174,7 @@ impl Outgoing {
     pub fn new(config: SenderConfig, id: u64) -> Self {
         let burst = Self::burst(&config);
         let repair_budget = config.repair_burst_bytes as f64;
+        let config_flow = (config.flow_window, config.flow_timeout, config.flow_max_receivers);
         Outgoing {
             heartbeat_gap: config.heartbeat_min,
             config,
@@ -178,6 +192,8 @@ impl Outgoing {
             repair_budget,
             repair_budget_at: None,
             blocked: false,
+            flow: FlowControl::new(config_flow.0, config_flow.1, config_flow.2, id.rotate_left(21)),
+            flow_blocked: false,
         }
     }
 
@@ -341,7 +357,18 @@ impl Outgoing {
             stats.backpressure_waits += 1;
         }
         self.blocked = full;
-        !full
+        let flow_blocked = !self.flow.allows(now, self.next_seq);
+        if flow_blocked && !self.flow_blocked {
+            stats.flow_control_waits += 1;
+        }
+        self.flow_blocked = flow_blocked;
+        !full && !flow_blocked
+    }
+
+    /// A receiver's STATUS on this sender's stream.
+    pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, stats: &mut Stats) {
+        stats.statuses_received += 1;
+        self.flow.handle_status(now, receiver, next_expected, self.next_seq);
     }
 
     fn is_full(&self) -> bool {
@@ -395,6 +422,11 @@ impl Outgoing {
                 let missing = (len as f64 - self.tokens).max(0.0);
                 let ready = at + Duration::from_secs_f64(missing / rate as f64);
                 t = Some(t.map_or(ready, |x| x.min(ready)));
+            }
+        }
+        if self.flow_blocked {
+            if let Some(wake) = self.flow.wake_at() {
+                t = Some(t.map_or(wake, |x| x.min(wake)));
             }
         }
         if self.blocked {

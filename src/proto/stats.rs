@@ -134,6 +134,12 @@ pub struct Stats {
     pub heartbeats_received: u64,
     /// Times `emit` had to wait because the send queue or retransmit buffer was full.
     pub backpressure_waits: u64,
+    /// Times sending paused because the slowest receiver was a flow window behind.
+    pub flow_control_waits: u64,
+    /// STATUS frames sent (progress reports on other senders' streams).
+    pub statuses_sent: u64,
+    /// STATUS frames received about this instance's stream.
+    pub statuses_received: u64,
     /// Events held for repair now.
     pub retransmit_events: u64,
     /// Bytes held for repair now.

@@ -2,6 +2,7 @@
 //! random backoff and suppression, loss reports, and the peer table.
 
 mod nacks;
+mod status;
 mod types;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -40,6 +41,10 @@ pub struct Incoming {
     /// NACK entries that may still be sent this second (token bucket).
     nack_budget: f64,
     nack_budget_at: Option<Instant>,
+    /// Progress reports to send (see `status.rs`).
+    statuses: Vec<(u64, u64)>,
+    status_dirty: bool,
+    status_due: Option<Instant>,
 }
 
 /// A sender that has sent this many datagrams counts as real even before a whole event of
@@ -72,6 +77,9 @@ impl Incoming {
             peer_expiry: None,
             nack_budget: NACK_ENTRIES_PER_SEC,
             nack_budget_at: None,
+            statuses: Vec::new(),
+            status_dirty: false,
+            status_due: None,
         }
     }
 
@@ -122,6 +130,7 @@ impl Incoming {
             held_bytes: 0,
             missing: BTreeMap::new(),
             stats: PeerStats { sender, ..PeerStats::default() },
+            status_sent: 0,
         });
         peer.last_heard = now;
         peer.heard = peer.heard.saturating_add(1);
@@ -408,6 +417,7 @@ impl Incoming {
         for d in ready {
             self.push_delivery(d, stats);
         }
+        self.note_progress(sender);
     }
 
     fn push_delivery(&mut self, d: Delivery, stats: &mut Stats) {
@@ -493,6 +503,7 @@ impl Incoming {
     /// Discards incomplete events past `message_ttl` and forgets silent senders.
     pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
         self.reassembly.expire(now, stats);
+        self.status_timer(now);
         if self.peer_expiry.is_none_or(|t| t > now) {
             return;
         }
@@ -511,7 +522,7 @@ impl Incoming {
 
     /// When the receiving half next needs the clock.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.nack_due, self.reassembly.next_deadline(), self.peer_expiry].into_iter().flatten().min()
+        [self.nack_due, self.reassembly.next_deadline(), self.peer_expiry, self.status_due].into_iter().flatten().min()
     }
 
     /// The next event to hand to the application.

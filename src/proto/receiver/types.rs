@@ -142,6 +142,8 @@ pub(super) struct Peer {
     pub(super) held_bytes: usize,
     pub(super) missing: BTreeMap<u64, Missing>,
     pub(super) stats: PeerStats,
+    /// The `next_expected` last reported in a STATUS.
+    pub(super) status_sent: u64,
 }
 
 /// What one data frame carried.

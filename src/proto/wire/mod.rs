@@ -59,6 +59,12 @@ pub mod frame_field {
     pub const NACK_ENTRIES: usize = 8;
     /// Length of one NACK entry: sequence (8), first fragment (4), end fragment (4).
     pub const NACK_ENTRY_LEN: usize = 16;
+    /// The sender a STATUS reports on, in a STATUS body.
+    pub const STATUS_TARGET: Range<usize> = 0..8;
+    /// The receiver's next expected sequence of that sender, in a STATUS body.
+    pub const STATUS_NEXT: Range<usize> = 8..16;
+    /// Length of a STATUS body.
+    pub const STATUS_LEN: usize = 16;
 }
 
 /// Length of the 4-byte prefix every version keeps.
@@ -94,6 +100,8 @@ pub const TYPE_FRAGMENT: u8 = 0x02;
 pub const TYPE_HEARTBEAT: u8 = 0x10;
 /// Frame type of a repair request.
 pub const TYPE_NACK: u8 = 0x11;
+/// Frame type: a receiver's progress on one sender's stream (flow control).
+pub const TYPE_STATUS: u8 = 0x12;
 /// `end` of a NACK entry that asks for a whole event.
 pub const NACK_WHOLE: u32 = u32::MAX;
 
@@ -264,6 +272,14 @@ pub enum FrameRepr<'a> {
         /// The requested items, read with [`NackEntries`].
         entries: NackEntries<'a>,
     },
+    /// A receiver's progress on one sender's reliable stream: it has every sequence below
+    /// `next_expected` (delivered or given up). Senders keep within a window of the slowest.
+    Status {
+        /// The sender reported on.
+        target: u64,
+        /// The receiver's next expected sequence of that sender.
+        next_expected: u64,
+    },
     /// A frame type this version does not know; skipped.
     Unknown {
         /// Its type byte.
@@ -325,6 +341,15 @@ impl<'a> FrameRepr<'a> {
                     oldest: be_u64(&body[frame_field::HEARTBEAT_OLDEST]),
                 }
             }
+            TYPE_STATUS => {
+                if body.len() != frame_field::STATUS_LEN {
+                    return Err(WireError::Malformed);
+                }
+                FrameRepr::Status {
+                    target: be_u64(&body[frame_field::STATUS_TARGET]),
+                    next_expected: be_u64(&body[frame_field::STATUS_NEXT]),
+                }
+            }
             TYPE_NACK => {
                 let entries = body.get(frame_field::NACK_ENTRIES..).unwrap_or_default();
                 if entries.is_empty() || entries.len() % frame_field::NACK_ENTRY_LEN != 0 {
@@ -346,6 +371,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Event { payload, .. } => EVENT_OVERHEAD + payload.len(),
             FrameRepr::Fragment { data, .. } => FRAGMENT_OVERHEAD + data.len(),
             FrameRepr::Heartbeat { .. } => FRAME_HEADER_LEN + frame_field::HEARTBEAT_LEN,
+            FrameRepr::Status { .. } => FRAME_HEADER_LEN + frame_field::STATUS_LEN,
             FrameRepr::Nack { entries, .. } => FRAME_HEADER_LEN + frame_field::NACK_ENTRIES + entries.bytes.len(),
             FrameRepr::Unknown { .. } => FRAME_HEADER_LEN,
         }
@@ -361,6 +387,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Fragment { flags, .. } => (TYPE_FRAGMENT, *flags),
             FrameRepr::Heartbeat { .. } => (TYPE_HEARTBEAT, 0),
             FrameRepr::Nack { .. } => (TYPE_NACK, 0),
+            FrameRepr::Status { .. } => (TYPE_STATUS, 0),
             FrameRepr::Unknown { kind } => (*kind, 0),
         };
         out.push(kind);
@@ -384,6 +411,10 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Nack { target, entries } => {
                 out.extend_from_slice(&target.to_be_bytes());
                 out.extend_from_slice(entries.bytes);
+            }
+            FrameRepr::Status { target, next_expected } => {
+                out.extend_from_slice(&target.to_be_bytes());
+                out.extend_from_slice(&next_expected.to_be_bytes());
             }
             FrameRepr::Unknown { .. } => {}
         }

@@ -199,6 +199,11 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
             sent_datagrams = ec.stats().await.protocol.datagrams_in;
         }
     }
+    if std::env::var_os("EVENTCAST_BENCH_DEBUG").is_some() {
+        for (ec, _) in &receivers {
+            eprintln!("{}", serde_json::to_string(&ec.stats().await).unwrap_or_default());
+        }
+    }
     let per_receiver = if receivers.is_empty() { args.events } else { delivered / receivers.len() as u64 };
     Ok(Report {
         mode: "eventcast",

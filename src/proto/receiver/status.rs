@@ -1,0 +1,57 @@
+//! The receiving half's progress reports (STATUS frames) for the senders' flow control:
+//! one whenever a sender's stream has moved `STATUS_STEP` sequences since the last report,
+//! and within `STATUS_INTERVAL` of any other progress. Nothing is sent while nothing moves.
+
+use std::time::{Duration, Instant};
+
+use super::Incoming;
+
+/// A report at least every this many sequences of progress on one sender.
+pub const STATUS_STEP: u64 = 1024;
+/// Smaller progress is reported within this time.
+pub const STATUS_INTERVAL: Duration = Duration::from_millis(20);
+
+impl Incoming {
+    /// Notes progress on `sender`'s stream: queues a report when it moved a step.
+    pub(super) fn note_progress(&mut self, sender: u64) {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        if !peer.proven || peer.next_expected <= peer.status_sent {
+            return;
+        }
+        if peer.next_expected >= peer.status_sent + STATUS_STEP {
+            peer.status_sent = peer.next_expected;
+            self.statuses.push((sender, peer.next_expected));
+        } else {
+            self.status_dirty = true;
+        }
+    }
+
+    /// Starts the timer for progress not reported yet.
+    pub fn schedule_status(&mut self, now: Instant) {
+        if self.status_dirty && self.status_due.is_none() {
+            self.status_due = Some(now + STATUS_INTERVAL);
+        }
+    }
+
+    /// Reports every sender's unreported progress once the timer is due.
+    pub(super) fn status_timer(&mut self, now: Instant) {
+        if self.status_due.is_none_or(|t| t > now) {
+            return;
+        }
+        self.status_due = None;
+        self.status_dirty = false;
+        for (id, peer) in self.peers.iter_mut() {
+            if peer.proven && peer.next_expected > peer.status_sent {
+                peer.status_sent = peer.next_expected;
+                self.statuses.push((*id, peer.next_expected));
+            }
+        }
+    }
+
+    /// The reports to send now: (sender, next expected sequence).
+    pub fn take_statuses(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.statuses)
+    }
+}
