@@ -149,6 +149,8 @@ impl Eventcast {
             control: control_rx,
             listeners: self.inner.listeners.clone(),
             send_errors: 0,
+            batch: Vec::new(),
+            calls: Vec::new(),
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
         *running = Some(Running { commands, control, task, sender, local });
@@ -367,7 +369,7 @@ impl Eventcast {
     }
 
     fn local_copy(&self, name: &str, payload: &[u8], sender: SenderId, local: SocketAddr) -> Option<Result<Event>> {
-        (self.inner.listeners.with(|r| r.listener_count(name)) > 0)
+        (self.inner.listeners.any() && self.inner.listeners.with(|r| r.listener_count(name)) > 0)
             .then(|| Event::from_payload(payload.to_vec(), sender, Some(local), 0))
     }
 

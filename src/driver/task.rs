@@ -22,6 +22,8 @@ pub(crate) const COMMAND_BATCH: usize = 1024;
 /// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
 /// commands again.
 const RECV_CALLS: usize = 4;
+/// Events handed to the listeners under one registry lock at most.
+const DISPATCH_BATCH: usize = 256;
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -49,6 +51,9 @@ pub(crate) struct Driver {
     pub control: mpsc::UnboundedReceiver<Control>,
     pub listeners: Arc<Listeners>,
     pub send_errors: u64,
+    /// Scratch space of dispatch: received events, and the listener calls they need.
+    pub batch: Vec<Event>,
+    pub calls: Vec<(usize, crate::emitter::Callback)>,
 }
 
 /// Buffers of the batched socket I/O.
@@ -173,10 +178,21 @@ impl Driver {
 
     /// Hands received events and loss reports to the listeners.
     async fn dispatch(&mut self) {
-        while let Some(d) = self.core.poll_event() {
-            let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
-            self.listeners.dispatch(&event).await;
+        let mut events = std::mem::take(&mut self.batch);
+        loop {
+            events.clear();
+            while let Some(d) = self.core.poll_event() {
+                events.push(Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq));
+                if events.len() == DISPATCH_BATCH {
+                    break;
+                }
+            }
+            if events.is_empty() {
+                break;
+            }
+            self.listeners.dispatch_batch(&events, &mut self.calls).await;
         }
+        self.batch = events;
         while let Some(loss) = self.core.poll_loss() {
             tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 pub use pattern::Pattern;
 pub use registry::ListenerId;
-pub(crate) use registry::{DispatchCounters, LossSink, Sink};
+pub(crate) use registry::{Callback, DispatchCounters, LossSink, Sink};
 pub use stream::{EventStream, LossStream, Subscription};
 
 use crate::event::{Event, Loss};
@@ -19,12 +19,41 @@ use registry::{Registry, call_all};
 pub(crate) struct Listeners {
     registry: Mutex<Registry>,
     pub counters: DispatchCounters,
+    /// How many listeners there are, readable without the lock (`emit` skips the local
+    /// dispatch when there are none).
+    count: std::sync::atomic::AtomicUsize,
 }
 
 impl Listeners {
     pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
         let mut guard = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        let result = f(&mut guard);
+        self.count.store(guard.len(), std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    /// Whether any listener (not counting loss listeners) is registered.
+    pub fn any(&self) -> bool {
+        self.count.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// [`Listeners::dispatch`] for a batch of events, in order, taking the lock once per
+    /// batch (or once per full stream met). `calls` is scratch space kept by the caller.
+    pub async fn dispatch_batch(&self, events: &[Event], calls: &mut Vec<(usize, registry::Callback)>) {
+        let mut start = 0;
+        while start < events.len() {
+            calls.clear();
+            let (done, full) = self.with(|r| r.prepare_batch(&events[start..], calls));
+            for (i, f) in calls.drain(..) {
+                registry::call_one(&f, &events[start + i], &self.counters);
+            }
+            let last = &events[start + done - 1];
+            for tx in full {
+                self.counters.stream_overflow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = tx.send(last.clone()).await;
+            }
+            start += done;
+        }
     }
 
     /// Runs every listener matching `event`. Callbacks run after the lock is released, so

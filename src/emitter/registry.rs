@@ -131,19 +131,49 @@ impl Registry {
         names
     }
 
+    /// Listeners now (not loss listeners).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// [`Registry::prepare`] for several events in a row, under one lock: the callbacks go
+    /// to `calls` tagged with their event's index. Stops after the first event that found
+    /// a stream full, so that the caller waits for that stream before any later event
+    /// reaches it (order is kept); returns how many events were prepared and the full
+    /// streams.
+    pub fn prepare_batch(
+        &mut self,
+        events: &[Event],
+        calls: &mut Vec<(usize, Callback)>,
+    ) -> (usize, Vec<mpsc::Sender<Event>>) {
+        let mut full = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            self.prepare_into(event, |f| calls.push((i, f)), &mut full);
+            if !full.is_empty() {
+                return (i + 1, full);
+            }
+        }
+        (events.len(), full)
+    }
+
     /// Takes what must run for `event`: hands it to matching streams that have room, removes
     /// `once` listeners and closed streams, and returns the callbacks to call and the full
     /// streams to wait for, once the lock is gone.
     pub fn prepare(&mut self, event: &Event) -> Prepared {
         let mut calls = Vec::new();
         let mut full = Vec::new();
+        self.prepare_into(event, |f| calls.push(f), &mut full);
+        Prepared { calls, full }
+    }
+
+    fn prepare_into(&mut self, event: &Event, mut call: impl FnMut(Callback), full: &mut Vec<mpsc::Sender<Event>>) {
         self.entries.retain(|e| {
             if !e.pattern.matches(event.name()) {
                 return true;
             }
             match &e.sink {
                 Sink::Callback { f, once } => {
-                    calls.push(f.clone());
+                    call(f.clone());
                     !*once
                 }
                 Sink::Stream(tx) => match tx.try_send(event.clone()) {
@@ -156,7 +186,6 @@ impl Registry {
                 },
             }
         });
-        Prepared { calls, full }
     }
 }
 
@@ -170,10 +199,14 @@ pub(crate) struct Prepared {
 /// Calls each callback; a panicking listener is counted and logged, and the others still run.
 pub(crate) fn call_all(calls: Vec<Callback>, event: &Event, counters: &DispatchCounters) {
     for f in calls {
-        if catch_unwind(AssertUnwindSafe(|| f(event))).is_err() {
-            counters.listener_panics.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(target: "eventcast", event = event.name(), "a listener panicked");
-        }
+        call_one(&f, event, counters);
+    }
+}
+
+pub(crate) fn call_one(f: &Callback, event: &Event, counters: &DispatchCounters) {
+    if catch_unwind(AssertUnwindSafe(|| f(event))).is_err() {
+        counters.listener_panics.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(target: "eventcast", event = event.name(), "a listener panicked");
     }
 }
 
