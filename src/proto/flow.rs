@@ -76,6 +76,12 @@ impl FlowControl {
         self.floor.is_none_or(|floor| next_seq < floor.saturating_add(self.window))
     }
 
+    /// Every receiver that reports progress has every sequence below this (`None` when
+    /// none reports): the sender may free repair copies below it early.
+    pub fn floor(&self) -> Option<u64> {
+        self.floor
+    }
+
     /// When a blocked sender should look again (the slowest receiver times out).
     pub fn wake_at(&self) -> Option<Instant> {
         self.wake_at

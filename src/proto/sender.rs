@@ -377,13 +377,17 @@ impl Outgoing {
             || self.retransmit_bytes >= self.config.retransmit_max_bytes
     }
 
-    /// Drops repair copies that are too old, or over the bounds and held long enough.
+    /// Drops repair copies that are too old, or over the bounds and held long enough — or,
+    /// over the bounds, acknowledged by every receiver that reports progress (flow control):
+    /// then the buffer's size, not `retransmit_min_hold`, no longer caps the sending rate.
     fn evict(&mut self, now: Instant) {
+        let acked_below = self.flow.floor().unwrap_or(0);
         while let Some(front) = self.retransmit.front() {
             let age = now.saturating_duration_since(front.sent_at);
             let over = self.retransmit.len() >= self.config.retransmit_max_events
                 || self.retransmit_bytes >= self.config.retransmit_max_bytes;
-            if age >= self.config.retransmit_max_age || (over && age >= self.config.retransmit_min_hold) {
+            let held_enough = age >= self.config.retransmit_min_hold || front.seq < acked_below;
+            if age >= self.config.retransmit_max_age || (over && held_enough) {
                 self.retransmit_bytes -= front.payload.len();
                 self.retransmit.pop_front();
             } else {

@@ -131,6 +131,7 @@ impl Incoming {
             missing: BTreeMap::new(),
             stats: PeerStats { sender, ..PeerStats::default() },
             status_sent: 0,
+            bytes_since_status: 0,
         });
         peer.last_heard = now;
         peer.heard = peer.heard.saturating_add(1);
@@ -427,6 +428,7 @@ impl Incoming {
         }
         if let Some(peer) = self.peers.get_mut(&d.sender) {
             peer.stats.events += 1;
+            peer.bytes_since_status += d.payload.len();
         }
         stats.events_in += 1;
         self.deliveries.push_back(d);

@@ -1,13 +1,17 @@
 //! The receiving half's progress reports (STATUS frames) for the senders' flow control:
-//! one whenever a sender's stream has moved `STATUS_STEP` sequences since the last report,
+//! one whenever a sender's stream has moved `STATUS_STEP` sequences (or `STATUS_STEP_BYTES`
+//! of events) since the last report,
 //! and within `STATUS_INTERVAL` of any other progress. Nothing is sent while nothing moves.
 
 use std::time::{Duration, Instant};
 
 use super::Incoming;
 
-/// A report at least every this many sequences of progress on one sender.
+/// A report at least every this many sequences of progress on one sender…
 pub const STATUS_STEP: u64 = 1024;
+/// …or every this many bytes of its events delivered, so that a sender of large events
+/// learns soon enough to free its retransmit buffer.
+pub const STATUS_STEP_BYTES: usize = 1 << 20;
 /// Smaller progress is reported within this time.
 pub const STATUS_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -20,8 +24,9 @@ impl Incoming {
         if !peer.proven || peer.next_expected <= peer.status_sent {
             return;
         }
-        if peer.next_expected >= peer.status_sent + STATUS_STEP {
+        if peer.next_expected >= peer.status_sent + STATUS_STEP || peer.bytes_since_status >= STATUS_STEP_BYTES {
             peer.status_sent = peer.next_expected;
+            peer.bytes_since_status = 0;
             self.statuses.push((sender, peer.next_expected));
         } else {
             self.status_dirty = true;
@@ -45,6 +50,7 @@ impl Incoming {
         for (id, peer) in self.peers.iter_mut() {
             if peer.proven && peer.next_expected > peer.status_sent {
                 peer.status_sent = peer.next_expected;
+                peer.bytes_since_status = 0;
                 self.statuses.push((*id, peer.next_expected));
             }
         }

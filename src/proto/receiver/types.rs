@@ -144,6 +144,8 @@ pub(super) struct Peer {
     pub(super) stats: PeerStats,
     /// The `next_expected` last reported in a STATUS.
     pub(super) status_sent: u64,
+    /// Payload bytes delivered from it since then.
+    pub(super) bytes_since_status: usize,
 }
 
 /// What one data frame carried.

@@ -183,7 +183,11 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
         if receivers.is_empty() {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        sent_datagrams = sender.stats().await.protocol.datagrams_out;
+        let stats = sender.stats().await;
+        if std::env::var_os("EVENTCAST_BENCH_DEBUG").is_some() {
+            eprintln!("sender: {}", serde_json::to_string(&stats).unwrap_or_default());
+        }
+        sent_datagrams = stats.protocol.datagrams_out;
         sender.stop().await?;
     } else {
         eprintln!("eventcast bench: receiving on {}:{}", args.group, args.port);
