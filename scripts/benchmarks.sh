@@ -27,7 +27,7 @@ ip route add 224.0.0.0/4 dev lo 2>/dev/null || true # LCM joins on the default r
 B=target/release/eventcast
 LCM=target/release/lcm_bench
 NATS=target/peers/release/nats-bench
-OUT=target/bench-results.jsonl
+OUT=docs/bench-results.jsonl
 : >"$OUT"
 
 # record CASE: appends stdin's JSON line, tagged with CASE

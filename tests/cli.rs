@@ -360,3 +360,31 @@ fn log_levels_and_json_log_lines() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown log component \"disk\""));
 }
+
+#[test]
+fn bench_measures_and_reports_one_json_line() {
+    let run = |args: &[&str]| {
+        let out =
+            eventcast().arg("bench").args(args).args(["--port", "19209", "--group", "239.255.2.9"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string(), text)
+    };
+    let (code, summary, json) = run(&["--events", "5000", "--size", "100"]);
+    assert_eq!(code, Some(0), "{summary}");
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!((v["delivered"].as_u64(), v["lost"].as_u64()), (Some(5000), Some(0)), "{v}");
+    for field in ["events_per_sec", "datagrams_per_sec", "mb_per_sec", "p50_us", "p99_us", "p999_us"] {
+        assert!(v[field].as_f64().is_some_and(|x| x > 0.0), "{field} in {v}");
+    }
+    assert!(summary.contains("events/s per receiver"), "{summary}");
+    let (code, _, json) =
+        run(&["--events", "3000", "--size", "300", "--receivers", "2", "--encrypt", "--rate", "20000"]);
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!((code, v["delivered"].as_u64(), v["encrypted"].as_bool()), (Some(0), Some(6000), Some(true)), "{v}");
+    let (_, _, json) = run(&["--raw", "--events", "2000", "--size", "128", "--rate", "20000"]);
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["mode"], json!("raw-udp"));
+    let (code, err, _) = run(&["--size", "10"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--size 10 is below the smallest benchmark event (42 bytes)"), "{err}");
+}
