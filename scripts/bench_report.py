@@ -107,19 +107,15 @@ def main(src, md_path, svg_path):
     def verdict(ok):
         return "met" if ok else "**missed**"
 
-    rows = []
-    if raw128:
-        rows.append(("raw UDP datagrams (128 B)", raw128, "#999999"))
-    if ec_split:
-        rows.append(("eventcast, 2 processes", ec_split, "#1f77b4"))
-    if ec_in:
-        rows.append(("eventcast, 1 process", ec_in, "#4f9fd4"))
-    if enc_split:
-        rows.append(("eventcast encrypted, 2 proc.", enc_split, "#2ca02c"))
-    if lcm:
-        rows.append(("LCM (receiver keeps)", lcm, "#ff7f0e"))
-    if nats:
-        rows.append(("NATS via nats-server (TCP)", nats, "#9467bd"))
+    bars = [
+        ("raw UDP datagrams (128 B)", raw128, "#999999"),
+        ("eventcast, 2 processes", ec_split, "#1f77b4"),
+        ("eventcast, 1 process", ec_in, "#4f9fd4"),
+        ("eventcast encrypted, 2 proc.", enc_split, "#2ca02c"),
+        ("LCM (receiver keeps)", lcm, "#ff7f0e"),
+        ("NATS via nats-server (TCP)", nats, "#9467bd"),
+    ]
+    rows = [bar for bar in bars if bar[1]]
     if rows:
         svg_bars(rows, svg_path)
 

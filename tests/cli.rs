@@ -18,16 +18,7 @@ fn net(c: &mut Command, port: u16) -> &mut Command {
 
 /// Starts `eventcast listen …` and waits for its `listening` line.
 fn listen(port: u16, extra: &[&str]) -> Child {
-    let mut c = eventcast();
-    c.arg("listen").args(extra);
-    net(&mut c, port);
-    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("listening"), "first stderr line: {line:?}");
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
-    child
+    listen_verbose(port, extra).0
 }
 
 fn emit(port: u16, args: &[&str]) -> Output {
