@@ -223,33 +223,36 @@ pub fn arg_from_text(text: &str) -> Result<Bson> {
 /// Encodes `name` and `args` as an event payload. `args` is the argument list: a tuple or a
 /// sequence gives one argument per element, `()` none, and any other value one argument.
 ///
-/// One serialization pass straight to bytes: `args` is serialized as the only field of a
-/// wrapper document. A BSON array is a document keyed "0", "1", …, which is exactly the
-/// argument document, so a tuple's bytes are taken as they are; a single value is re-keyed
-/// "0"; null (`()`) becomes the empty document.
+/// One serialization pass straight into the payload: `args` is serialized as the only
+/// field of a wrapper document after the name. A BSON array is a document keyed "0", "1", …,
+/// which is exactly the argument document, so a tuple's bytes are moved over the wrapper's
+/// header; a single value is re-keyed "0"; null (`()`) becomes the empty document.
 pub(crate) fn encode_event<A: Serialize + ?Sized>(name: &str, args: &A) -> Result<Vec<u8>> {
     #[derive(Serialize)]
     struct Wrapper<'a, A: ?Sized> {
         a: &'a A,
     }
     check_name(name)?;
-    let wrapped = bson::serialize_to_vec(&Wrapper { a: args }).map_err(|e| Error::Encode(Box::new(e)))?;
-    // wrapped = len(4) type(1) "a\0"(2) value… 0x00
-    const VALUE: usize = 4 + 1 + 2;
-    let (kind, value) = (wrapped[4], &wrapped[VALUE..wrapped.len() - 1]);
-    let mut out = Vec::with_capacity(2 + name.len() + value.len() + 8);
+    let mut out = Vec::with_capacity(128);
     out.extend_from_slice(&(name.len() as u16).to_be_bytes());
     out.extend_from_slice(name.as_bytes());
-    match kind {
-        ARRAY => out.extend_from_slice(value),
-        NULL => out.extend_from_slice(&EMPTY_DOCUMENT),
-        _ => {
-            let len = (4 + 1 + 2 + value.len() + 1) as i32;
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&[kind, b'0', 0]);
-            out.extend_from_slice(value);
-            out.push(0);
+    let doc = out.len();
+    bson::serialize_to_buffer(&Wrapper { a: args }, &mut out).map_err(|e| Error::Encode(Box::new(e)))?;
+    // out[doc..] = len(4) type(1) "a\0"(2) value… 0x00
+    const VALUE: usize = 4 + 1 + 2;
+    match out[doc + 4] {
+        // the array's own document, without the wrapper around it
+        ARRAY => {
+            let end = out.len() - 1;
+            out.copy_within(doc + VALUE..end, doc);
+            out.truncate(end - VALUE);
         }
+        NULL => {
+            out.truncate(doc);
+            out.extend_from_slice(&EMPTY_DOCUMENT);
+        }
+        // the wrapper is already a one-field document of the same size: key "a" becomes "0"
+        _ => out[doc + 5] = b'0',
     }
     Ok(out)
 }

@@ -361,7 +361,12 @@ impl Eventcast {
     async fn emit_payload(&self, name: &str, payload: Vec<u8>, mode: DeliveryMode, local: bool) -> Result<()> {
         let (commands, sender, addr) = self.checked_send_path(name, &payload)?;
         let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
-        commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
+        // The common case takes no permit future: only a full queue waits.
+        match commands.try_send(task::Emit(payload, mode)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(emit)) => commands.send(emit).await.map_err(|_| Error::NotRunning)?,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Error::NotRunning),
+        }
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?).with_subscriber(self.gate()).await;
         }
