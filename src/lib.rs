@@ -22,11 +22,13 @@
 //!
 //! - [`proto`] — the **sans-IO protocol core**. The wire format (`docs/PROTOCOL.md`),
 //!   packing of small events into shared datagrams, segmentation and reassembly of large
-//!   ones, duplicate suppression. It is a state machine fed with `handle_datagram(now, …)`
-//!   and drained with `poll_transmit()` / `poll_event()`; it never touches a socket or a
-//!   clock, so the tests drive it through a seeded lossy network in simulated time.
+//!   ones, duplicate suppression, loss recovery, flow control and encryption. It is a state
+//!   machine fed with `handle_datagram(now, …)` and drained with `poll_transmit()` /
+//!   `poll_event()`; it never touches a socket or a clock, so the tests drive it through a
+//!   seeded lossy network in simulated time.
 //! - `driver` — a **thin tokio task** per running instance: it owns the UDP socket
-//!   (set up with socket2), moves datagrams between socket and core, runs the core's timers,
+//!   (set up with socket2; batched `sendmmsg`/`recvmmsg`), moves datagrams between socket and
+//!   core, runs the core's timers,
 //!   and hands received events to the listeners.
 //! - [`Eventcast`] — the **public handle**: builder and options ([`Builder`], [`Options`]),
 //!   lifecycle (`start`, `stop`, [`State`]), `emit`, and the Node-style listener API

@@ -19,6 +19,15 @@ struct Receiver {
 }
 
 /// The flow-control state of one sender.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use eventcast::proto::flow::FlowControl;
+/// let now = Instant::now();
+/// let mut flow = FlowControl::new(100, Duration::from_secs(1), 16, 0);
+/// flow.handle_status(now, 7, 40, 120); // receiver 7 has everything below 40
+/// assert!(flow.allows(now, 139) && !flow.allows(now, 140));
+/// ```
 #[derive(Debug)]
 pub struct FlowControl {
     window: u64,
