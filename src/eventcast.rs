@@ -11,13 +11,15 @@ use tracing::instrument::WithSubscriber;
 
 use crate::builder::Builder;
 use crate::console::{self, Console, ConsoleCounters};
+use crate::driver::echo_filter::OwnMarker;
 use crate::driver::{socket, task};
 use crate::emitter::{EventStream, ListenerId, Listeners, LossSink, LossStream, Pattern, Sink};
 use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
 use crate::logging::LogLevels;
 use crate::options::{Options, Validated};
-use crate::proto::crypto::{Keyring, KeyringError};
+use crate::proto::crypto::{self, Keyring, KeyringError};
+use crate::proto::wire;
 use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
 
@@ -135,14 +137,25 @@ impl Eventcast {
         }
         let config = &self.inner.config;
         self.open_console()?;
-        let socket = socket::open(config)?;
-        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
         let sender = SenderId(rand::random::<u64>().max(1));
+        let sealing = self.sealing();
+        // What only this run writes at a fixed place, so the kernel can drop our own echoes.
+        let own = match &sealing {
+            None => OwnMarker { offset: wire::field::SENDER.start as u32, bytes: sender.0.to_be_bytes() },
+            Some(s) => {
+                let nonce = s.nonce_base.to_be_bytes();
+                let mut top = [0u8; 8];
+                top.copy_from_slice(&nonce[4..12]);
+                OwnMarker { offset: crypto::NONCE as u32, bytes: top }
+            }
+        };
+        let socket = socket::open(config, own)?;
+        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
         let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let (control, control_rx) = mpsc::unbounded_channel();
         let driver = task::Driver {
-            core: Endpoint::with_sealing(config.options.endpoint_config(seed), sender.0, self.sealing()),
+            core: Endpoint::with_sealing(config.options.endpoint_config(seed), sender.0, sealing),
             socket,
             destination: config.destination,
             commands: rx,
@@ -238,7 +251,10 @@ impl Eventcast {
         let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         Some(Sealing {
             keyring,
-            nonce_base: rand::random::<u128>(),
+            // 64 random bits above a 32-bit counter: the top 64 bits of every nonce of the
+            // run are the same for 2^32 datagrams, which lets the kernel recognise our own
+            // echoes (see driver::echo_filter); runs differ by their random part.
+            nonce_base: rand::random::<u128>() & !u128::from(u32::MAX),
             wall_clock: (std::time::Instant::now(), unix_ms),
             freshness: self.inner.config.options.freshness,
         })

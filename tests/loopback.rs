@@ -49,7 +49,9 @@ async fn several_instances_on_one_port_all_receive() {
     // the emitter's own listener runs once, from emit itself, never from the network copy
     assert_eq!(next(&mut sa).await.name(), "greet");
     nothing_more(&mut sa).await;
-    assert!(a.stats().await.protocol.own_echo >= 1);
+    // On Linux the kernel drops our own looped-back datagrams before we read them.
+    let echoes = a.stats().await.protocol.own_echo;
+    assert!(if cfg!(target_os = "linux") { echoes == 0 } else { echoes >= 1 }, "{echoes}");
 }
 
 #[tokio::test]
@@ -417,7 +419,10 @@ async fn stats_count_the_traffic_this_test_made() {
     assert!(a1.datagrams_out <= sb.datagrams_in && sb.datagrams_in <= a2.datagrams_out, "{a1:?} {sb:?} {a2:?}");
     assert!(a1.bytes_out <= sb.bytes_in && sb.bytes_in <= a2.bytes_out);
     assert!(sb.bytes_in > 5000 + 50 * 20);
-    assert_eq!((a1.own_echo > 0, sb.events_lost, sb.dropped.duplicate), (true, 0, 0));
+    assert_eq!((sb.events_lost, sb.dropped.duplicate), (0, 0));
+    if cfg!(target_os = "linux") {
+        assert_eq!(a1.own_echo, 0, "own datagrams are dropped in the kernel");
+    }
     let a_id = match *a.state().borrow() {
         State::Running { sender, .. } => sender.0,
         State::Stopped => unreachable!(),

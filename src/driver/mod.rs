@@ -2,5 +2,6 @@
 
 #[doc(hidden)]
 pub mod batch;
+pub(crate) mod echo_filter;
 pub(crate) mod socket;
 pub(crate) mod task;

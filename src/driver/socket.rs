@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
+use super::echo_filter::{self, OwnMarker};
 use crate::error::{Error, Result};
 use crate::options::Validated;
 
@@ -17,7 +18,7 @@ pub(crate) const DEFAULT_RECV_BUFFER: usize = 8 << 20;
 /// copies each multicast datagram to all of them). On Linux `IP_MULTICAST_ALL` is turned
 /// off, so a socket hears only the groups it joined itself, not every group joined on the
 /// host on that port.
-pub(crate) fn open(v: &Validated) -> Result<UdpSocket> {
+pub(crate) fn open(v: &Validated, own: OwnMarker) -> Result<UdpSocket> {
     let o = &v.options;
     let domain = if o.group.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(Error::io("creating the UDP socket"))?;
@@ -60,6 +61,9 @@ pub(crate) fn open(v: &Validated) -> Result<UdpSocket> {
             bind(&socket, v.bind)?;
             socket.join_multicast_v6(&group, v.interface.index).map_err(setup("joining the multicast group"))?;
         }
+    }
+    if let Err(e) = echo_filter::attach(&socket, own) {
+        tracing::debug!(target: "eventcast::net", error = %e, "no in-kernel filter for own datagrams; they are dropped after reading");
     }
     socket.set_nonblocking(true).map_err(setup("making the socket non-blocking"))?;
     UdpSocket::from_std(socket.into()).map_err(Error::io("registering the socket with tokio"))

@@ -94,7 +94,8 @@ pub struct Stats {
     pub fragments_out: u64,
     /// Fragments received.
     pub fragments_in: u64,
-    /// This instance's own datagrams looped back by the OS, ignored.
+    /// This instance's own datagrams looped back by the OS, ignored (on Linux the kernel
+    /// drops them before they are read, so they are not counted here).
     pub own_echo: u64,
     /// Incomplete events being reassembled now.
     pub reassembly_in_flight: u64,
