@@ -251,10 +251,7 @@ impl Eventcast {
         let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         Some(Sealing {
             keyring,
-            // 64 random bits above a 32-bit counter: the top 64 bits of every nonce of the
-            // run are the same for 2^32 datagrams, which lets the kernel recognise our own
-            // echoes (see driver::echo_filter); runs differ by their random part.
-            nonce_base: rand::random::<u128>() & !u128::from(u32::MAX),
+            nonce_base: rand::random::<u128>(),
             wall_clock: (std::time::Instant::now(), unix_ms),
             freshness: self.inner.config.options.freshness,
         })

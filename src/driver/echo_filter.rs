@@ -2,10 +2,11 @@
 //! instances on one host hear each other), every datagram a socket sends to the group comes
 //! back to that socket too; reading and discarding them cost a sender a large share of its
 //! time. A classic BPF socket filter recognises them by 8 bytes only this run writes at a
-//! fixed place: the sender id in a plaintext datagram, the top 64 bits of the nonce in a
-//! sealed one (a random prefix; the per-datagram counter lives in the low 32 bits). A foreign
-//! datagram matches only by a 2^-64 coincidence. Should the filter not attach, or the nonce
-//! counter pass 2^32, own datagrams are still recognised and dropped after reading (`own_echo`).
+//! fixed place: the sender id in a plaintext datagram, the top 64 bits of the run's random
+//! nonce base in a sealed one (the packet counter added to the base changes them only when
+//! it carries out of the low 32 bits). A foreign datagram matches only by a 2^-64 coincidence.
+//! Should the filter not attach, or the counter carry, own datagrams are still recognised and
+//! dropped after reading (`own_echo`).
 
 /// Where the marker is, counted from the start of the UDP payload, and its value.
 #[derive(Debug, Clone, Copy)]
