@@ -431,3 +431,32 @@ async fn stats_count_the_traffic_this_test_made() {
     assert_eq!((peer.events, peer.events_lost, peer.next_expected), (51, 0, 51));
     assert!(peer.addr.is_some_and(|x| x.ip().is_loopback()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_flooded_with_events_still_sends_its_own() {
+    // B's socket is readable all the time while A floods it; B's emits, heartbeats and
+    // progress reports must still get their turn.
+    let a = started("239.255.1.16", 19116).await;
+    let b = started("239.255.1.16", 19116).await;
+    let mut at_a = a.subscribe("from-b").unwrap();
+    let flood = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            for i in 0..300_000u64 {
+                a.emit("flood", &(i,)).await.unwrap();
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let sending = async {
+        for i in 0..2_000u32 {
+            b.emit("from-b", &(i,)).await.unwrap();
+        }
+    };
+    timeout(Duration::from_secs(20), sending).await.expect("B's emits are not starved by the flood");
+    for i in 0..2_000u32 {
+        assert_eq!(next(&mut at_a).await.arg::<u32>(0).unwrap(), i);
+    }
+    timeout(Duration::from_secs(30), flood).await.unwrap().unwrap();
+    assert_eq!(b.stats().await.protocol.events_lost, 0);
+}

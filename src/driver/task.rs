@@ -56,6 +56,14 @@ pub(crate) struct Driver {
     pub calls: Vec<(usize, crate::emitter::Callback)>,
 }
 
+/// What woke the driver.
+enum Wake {
+    Control(Option<Control>),
+    Readable(io::Result<()>),
+    Timer,
+    Emit(Option<Emit>),
+}
+
 /// Buffers of the batched socket I/O.
 struct Buffers {
     recv: Vec<u8>,
@@ -77,49 +85,54 @@ impl Driver {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
             let deadline = self.core.poll_timeout();
-            // In this order: a key change or stop takes effect before emits queued after it,
-            // and received datagrams (repair requests, progress reports) are never starved
-            // by a flood of emits.
-            tokio::select! {
+            // Control first, so a key change or a stop takes effect before emits queued after
+            // it; socket, timers and emits at random among themselves, so that none of them
+            // starves the others under load.
+            let wake = tokio::select! {
                 biased;
-                control = self.control.recv() => match control {
-                    Some(Control::Stats(reply)) => {
-                        let mut stats = self.core.stats(Instant::now());
-                        stats.send_errors = self.send_errors;
-                        let _ = reply.send(stats);
+                control = self.control.recv() => Wake::Control(control),
+                other = async {
+                    tokio::select! {
+                        ready = self.socket.readable() => Wake::Readable(ready),
+                        () = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
+                        emit = self.commands.recv(), if accepting => Wake::Emit(emit),
                     }
-                    Some(Control::SetKeyring(ring)) => {
-                        if let Some(current) = self.core.keyring_mut() {
-                            *current = ring;
-                        }
+                } => other,
+            };
+            match wake {
+                Wake::Control(Some(Control::Stats(reply))) => {
+                    let mut stats = self.core.stats(Instant::now());
+                    stats.send_errors = self.send_errors;
+                    let _ = reply.send(stats);
+                }
+                Wake::Control(Some(Control::SetKeyring(ring))) => {
+                    if let Some(current) = self.core.keyring_mut() {
+                        *current = ring;
                     }
-                    Some(Control::Stop(reply)) => {
-                        // emits queued before the stop still go out
-                        while let Ok(Emit(payload, mode)) = self.commands.try_recv() {
-                            self.send(Instant::now(), payload, mode);
-                            self.drain(&mut io).await;
-                        }
+                }
+                Wake::Control(Some(Control::Stop(reply))) => {
+                    // emits queued before the stop still go out
+                    while let Ok(Emit(payload, mode)) = self.commands.try_recv() {
+                        self.send(Instant::now(), payload, mode);
                         self.drain(&mut io).await;
-                        let _ = reply.send(());
-                        break;
                     }
-                    None => break,
-                },
-                ready = self.socket.readable() => {
+                    self.drain(&mut io).await;
+                    let _ = reply.send(());
+                    break;
+                }
+                Wake::Control(None) | Wake::Emit(None) => break,
+                Wake::Readable(ready) => {
                     if let Err(e) = ready {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
                     }
                     self.receive(&mut io);
                     self.dispatch().await;
                 }
-                () = sleep_until(deadline), if deadline.is_some() => {
+                Wake::Timer => {
                     self.core.handle_timeout(Instant::now());
                     self.dispatch().await;
                 }
-                emit = self.commands.recv(), if accepting => {
-                    let Some(emit) = emit else { break };
-                    self.handle_emits(emit);
-                }
+                Wake::Emit(Some(emit)) => self.handle_emits(emit),
             }
         }
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
