@@ -55,15 +55,18 @@ impl FlowControl {
     }
 
     /// A STATUS from `receiver`: it has everything below `next_expected`. Reports beyond
-    /// what was sent (`next_seq`) are ignored.
-    pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, next_seq: u64) {
+    /// what was sent (`next_seq`) are ignored. Returns whether another receiver had to be
+    /// forgotten to make room (the table is full).
+    pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, next_seq: u64) -> bool {
         if next_expected > next_seq {
-            return;
+            return false;
         }
+        let mut evicted = false;
         if !self.receivers.contains_key(&receiver) && self.receivers.len() >= self.max_receivers {
             // Full: the receiver longest without progress makes room.
             if let Some((&stalest, _)) = self.receivers.iter().min_by_key(|(_, r)| r.progressed) {
                 self.receivers.remove(&stalest);
+                evicted = true;
             }
         }
         let r = self.receivers.entry(receiver).or_insert(Receiver { acked: next_expected, progressed: now });
@@ -72,6 +75,7 @@ impl FlowControl {
             r.progressed = now;
         }
         self.recompute(now);
+        evicted
     }
 
     /// Whether sequence `next_seq` may be sent now.
@@ -147,10 +151,8 @@ mod tests {
     fn tracked_receivers_are_bounded() {
         let t0 = Instant::now();
         let mut f = FlowControl::new(100, Duration::from_secs(10), 4, 1);
-        for id in 0..100u64 {
-            f.handle_status(t0 + Duration::from_millis(id), id, id, 1000);
-        }
-        assert_eq!(f.receivers(), 4);
+        let evicted = (0..100u64).filter(|&id| f.handle_status(t0 + Duration::from_millis(id), id, id, 1000)).count();
+        assert_eq!((f.receivers(), evicted), (4, 96));
         assert!(f.allows(t0 + Duration::from_secs(1), 195) && !f.allows(t0 + Duration::from_secs(1), 196));
     }
 }

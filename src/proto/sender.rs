@@ -368,7 +368,9 @@ impl Outgoing {
     /// A receiver's STATUS on this sender's stream.
     pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, stats: &mut Stats) {
         stats.statuses_received += 1;
-        self.flow.handle_status(now, receiver, next_expected, self.next_seq);
+        if self.flow.handle_status(now, receiver, next_expected, self.next_seq) {
+            stats.flow_receivers_evicted += 1;
+        }
     }
 
     fn is_full(&self) -> bool {

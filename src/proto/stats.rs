@@ -141,6 +141,8 @@ pub struct Stats {
     pub statuses_sent: u64,
     /// STATUS frames received about this instance's stream.
     pub statuses_received: u64,
+    /// Receivers forgotten by flow control because 1,024 were tracked already.
+    pub flow_receivers_evicted: u64,
     /// Events held for repair now.
     pub retransmit_events: u64,
     /// Bytes held for repair now.
