@@ -32,7 +32,18 @@ impl Client {
     }
 
     async fn connect(addr: SocketAddr) -> Client {
-        let mut c = Client { stream: Self::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+        Self::greeted(Self::raw(addr).await).await
+    }
+
+    /// A client whose socket buffers little, so that not reading fills it at once.
+    async fn connect_small(addr: SocketAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        Self::greeted(timeout(WAIT, socket.connect(addr)).await.unwrap().unwrap()).await
+    }
+
+    async fn greeted(stream: TcpStream) -> Client {
+        let mut c = Client { stream, pending: Vec::new(), prompt: String::new() };
         let greeting = c.read_until("> ").await;
         let host = greeting.split("eventcast console on ").nth(1).unwrap().split(';').next().unwrap().to_owned();
         c.prompt = format!("eventcast@{host}> ");
@@ -203,7 +214,7 @@ async fn several_clients_at_once_and_a_stuck_one_never_slows_the_instance() {
     let b = instance(19303, |b| b).await;
     let addr = a.console_addr().unwrap();
     // The stuck client asks for every event, then never reads again.
-    let mut stuck = Client::connect(addr).await;
+    let mut stuck = Client::connect_small(addr).await;
     assert!(stuck.cmd("on **").await.starts_with("ok"));
     let mut clients = Vec::new();
     for _ in 0..3 {

@@ -77,6 +77,9 @@ async fn levels_change_at_run_time_per_component() {
         "{loud}"
     );
 
+    // The session logs its closing just after the client sees it close: let that land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = captured.take();
     // Everything off from the API: the instance's own lines stop, the program's do not.
     ec.set_log_level(None, LevelFilter::OFF).unwrap();
     console(addr, "stats");

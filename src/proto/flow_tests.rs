@@ -1,4 +1,4 @@
-//! Flow control between two endpoints in simulated time.
+//! Flow control and long bursts between two endpoints in simulated time.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -61,4 +61,42 @@ fn a_sender_stays_within_a_window_of_its_receiver_and_a_silent_one_stops_holding
     now += Duration::from_secs(1);
     a.handle_timeout(now);
     assert!(a.can_send(now));
+}
+
+#[test]
+fn a_tail_loss_longer_than_a_plausible_jump_is_repaired_within_a_few_heartbeats() {
+    let from: SocketAddr = "10.0.0.1:9000".parse().unwrap();
+    let config = EndpointConfig::default();
+    let (mut a, mut b) = (Endpoint::new(config.clone(), 1), Endpoint::new(config, 2));
+    let mut now = Instant::now();
+    // 12,000 events; the receiver gets the datagrams of the first 2,000 or so, then nothing.
+    for _ in 0..12_000 {
+        a.send(now, event(), DeliveryMode::Reliable).unwrap();
+    }
+    let mut delivered = 0;
+    let mut n = 0;
+    while let Some(t) = a.poll_transmit(now) {
+        if n < 40 {
+            b.handle_datagram(now, from, &t.contents);
+        }
+        n += 1;
+    }
+    while b.poll_event().is_some() {
+        delivered += 1;
+    }
+    assert!((1000..3000).contains(&delivered), "{delivered}");
+    // Heartbeats reveal the tail (more than MAX_JUMP events); NACKs and repairs fill it.
+    let start = now;
+    while delivered < 12_000 && now < start + Duration::from_secs(5) {
+        now += Duration::from_millis(5);
+        pump(&mut a, &mut b, now, from);
+        pump(&mut b, &mut a, now, from);
+        pump(&mut a, &mut b, now, from);
+        while b.poll_event().is_some() {
+            delivered += 1;
+        }
+    }
+    assert_eq!(delivered, 12_000);
+    assert!(now - start < Duration::from_millis(200), "took {:?}", now - start);
+    assert_eq!(b.stats(now).events_lost, 0);
 }

@@ -484,9 +484,17 @@ impl Incoming {
         stats: &mut Stats,
     ) {
         stats.heartbeats_received += 1;
-        if self.implausible_jump(sender, next_seq, stats) {
-            return;
-        }
+        // Too far ahead to trust yet: believe it only as far as a plausible jump, so that a
+        // long tail loss is still found at once (and the rest by the next heartbeats),
+        // without letting one forged frame open an unbounded gap.
+        let next_seq = match self.implausible_jump(sender, next_seq, stats) {
+            false => next_seq,
+            true => match self.peers.get(&sender) {
+                Some(p) => p.known_end.saturating_add(MAX_JUMP - 1),
+                None => return,
+            },
+        };
+        let oldest = oldest.min(next_seq);
         let peer = self.touch(now, sender, from, Some(stream_start(next_seq)), stats);
         peer.oldest_available = peer.oldest_available.max(oldest.min(next_seq));
         self.sent_up_to(now, sender, next_seq, stats);
