@@ -12,7 +12,7 @@ pub(crate) use registry::{Callback, DispatchCounters, LossSink, Sink};
 pub use stream::{EventStream, LossStream, Subscription};
 
 use crate::event::{Event, Loss};
-use registry::{Registry, call_all};
+use registry::Registry;
 
 /// The listeners of one instance, shared by its handles and its driver task.
 #[derive(Default)]
@@ -61,20 +61,18 @@ impl Listeners {
     /// for: a slow reader slows this instance's delivery (and the protocol repairs what the
     /// socket drops meanwhile) rather than losing events.
     pub async fn dispatch(&self, event: &Event) {
-        let prepared = self.with(|r| r.prepare(event));
-        call_all(prepared.calls, event, &self.counters);
-        for tx in prepared.full {
-            self.counters.stream_overflow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = tx.send(event.clone()).await;
-        }
+        self.dispatch_batch(std::slice::from_ref(event), &mut Vec::new()).await
     }
 
     /// [`Listeners::dispatch`] that never waits: a full stream misses this event (counted).
     pub fn dispatch_now(&self, event: &Event) {
-        let prepared = self.with(|r| r.prepare(event));
-        call_all(prepared.calls, event, &self.counters);
-        if !prepared.full.is_empty() {
-            self.counters.stream_overflow.fetch_add(prepared.full.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut calls = Vec::new();
+        let (_, full) = self.with(|r| r.prepare_batch(std::slice::from_ref(event), &mut calls));
+        for (_, f) in calls {
+            registry::call_one(&f, event, &self.counters);
+        }
+        if !full.is_empty() {
+            self.counters.stream_overflow.fetch_add(full.len() as u64, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(target: "eventcast", event = event.name(), "try_emit: a subscriber stream is full; its local copy was dropped");
         }
     }

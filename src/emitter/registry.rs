@@ -157,15 +157,8 @@ impl Registry {
     }
 
     /// Takes what must run for `event`: hands it to matching streams that have room, removes
-    /// `once` listeners and closed streams, and returns the callbacks to call and the full
-    /// streams to wait for, once the lock is gone.
-    pub fn prepare(&mut self, event: &Event) -> Prepared {
-        let mut calls = Vec::new();
-        let mut full = Vec::new();
-        self.prepare_into(event, |f| calls.push(f), &mut full);
-        Prepared { calls, full }
-    }
-
+    /// `once` listeners and closed streams; the callbacks go to `call` and the full streams
+    /// to `full`, to be dealt with once the lock is gone.
     fn prepare_into(&mut self, event: &Event, mut call: impl FnMut(Callback), full: &mut Vec<mpsc::Sender<Event>>) {
         self.entries.retain(|e| {
             if !e.pattern.matches(event.name()) {
@@ -189,20 +182,7 @@ impl Registry {
     }
 }
 
-/// What one dispatch still has to do outside the registry lock.
-pub(crate) struct Prepared {
-    pub calls: Vec<Callback>,
-    /// Streams whose buffer was full: delivery waits for their readers.
-    pub full: Vec<mpsc::Sender<Event>>,
-}
-
-/// Calls each callback; a panicking listener is counted and logged, and the others still run.
-pub(crate) fn call_all(calls: Vec<Callback>, event: &Event, counters: &DispatchCounters) {
-    for f in calls {
-        call_one(&f, event, counters);
-    }
-}
-
+/// Calls one listener; a panic is caught, counted and logged, and the other listeners still run.
 pub(crate) fn call_one(f: &Callback, event: &Event, counters: &DispatchCounters) {
     if catch_unwind(AssertUnwindSafe(|| f(event))).is_err() {
         counters.listener_panics.fetch_add(1, Ordering::Relaxed);
@@ -227,9 +207,12 @@ mod tests {
 
     fn dispatch(r: &mut Registry, name: &str, c: &DispatchCounters) {
         let ev = Event::local(name, &()).unwrap();
-        let prepared = r.prepare(&ev);
-        c.stream_overflow.fetch_add(prepared.full.len() as u64, Ordering::SeqCst);
-        call_all(prepared.calls, &ev, c);
+        let mut calls = Vec::new();
+        let (_, full) = r.prepare_batch(std::slice::from_ref(&ev), &mut calls);
+        c.stream_overflow.fetch_add(full.len() as u64, Ordering::SeqCst);
+        for (_, f) in calls {
+            call_one(&f, &ev, c);
+        }
     }
 
     #[test]
