@@ -18,8 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
 use crate::logging::LogLevels;
 use crate::options::{Options, Validated};
-use crate::proto::crypto::{self, Keyring, KeyringError};
-use crate::proto::wire;
+use crate::proto::crypto::{Keyring, KeyringError};
 use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
 
@@ -139,17 +138,7 @@ impl Eventcast {
         self.open_console()?;
         let sender = SenderId(rand::random::<u64>().max(1));
         let sealing = self.sealing();
-        // What only this run writes at a fixed place, so the kernel can drop our own echoes.
-        let own = match &sealing {
-            None => OwnMarker { offset: wire::field::SENDER.start as u32, bytes: sender.0.to_be_bytes() },
-            Some(s) => {
-                let nonce = s.nonce_base.to_be_bytes();
-                let mut top = [0u8; 8];
-                top.copy_from_slice(&nonce[4..12]);
-                OwnMarker { offset: crypto::NONCE as u32, bytes: top }
-            }
-        };
-        let socket = socket::open(config, own)?;
+        let socket = socket::open(config, OwnMarker::for_run(sender.0, sealing.as_ref()))?;
         let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
         let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
@@ -162,8 +151,6 @@ impl Eventcast {
             control: control_rx,
             listeners: self.inner.listeners.clone(),
             send_errors: 0,
-            batch: Vec::new(),
-            calls: Vec::new(),
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
         *running = Some(Running { commands, control, task, sender, local });
@@ -374,12 +361,7 @@ impl Eventcast {
     async fn emit_payload(&self, name: &str, payload: Vec<u8>, mode: DeliveryMode, local: bool) -> Result<()> {
         let (commands, sender, addr) = self.checked_send_path(name, &payload)?;
         let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
-        // The common case takes no permit future: only a full queue waits.
-        match commands.try_send(task::Emit(payload, mode)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(emit)) => commands.send(emit).await.map_err(|_| Error::NotRunning)?,
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Error::NotRunning),
-        }
+        commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
             self.inner.listeners.dispatch(&ev?).with_subscriber(self.gate()).await;
         }

@@ -15,6 +15,22 @@ pub(crate) struct OwnMarker {
     pub bytes: [u8; 8],
 }
 
+impl OwnMarker {
+    /// The marker of a run with sender id `sender`, sealing with `sealing` if any.
+    pub fn for_run(sender: u64, sealing: Option<&crate::proto::Sealing>) -> Self {
+        match sealing {
+            None => OwnMarker { offset: crate::proto::wire::field::SENDER.start as u32, bytes: sender.to_be_bytes() },
+            Some(s) => {
+                // The 12-byte nonce is the low 96 bits of base + counter: its first 8 bytes
+                // are the base's bytes 4..12 until the counter carries out of 32 bits.
+                let mut top = [0u8; 8];
+                top.copy_from_slice(&s.nonce_base.to_be_bytes()[4..12]);
+                OwnMarker { offset: crate::proto::crypto::NONCE as u32, bytes: top }
+            }
+        }
+    }
+}
+
 /// Attaches the filter; Linux only (elsewhere own datagrams are dropped after reading).
 #[cfg(target_os = "linux")]
 pub(crate) fn attach(socket: &socket2::Socket, marker: OwnMarker) -> std::io::Result<()> {

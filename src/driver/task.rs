@@ -51,9 +51,6 @@ pub(crate) struct Driver {
     pub control: mpsc::UnboundedReceiver<Control>,
     pub listeners: Arc<Listeners>,
     pub send_errors: u64,
-    /// Scratch space of dispatch: received events, and the listener calls they need.
-    pub batch: Vec<Event>,
-    pub calls: Vec<(usize, crate::emitter::Callback)>,
 }
 
 /// What woke the driver.
@@ -71,6 +68,9 @@ struct Buffers {
     /// Datagrams the core produced that the socket has not taken yet.
     send: std::collections::VecDeque<Vec<u8>>,
     destination: SockAddr,
+    /// Received events on their way to the listeners, and the listener calls they need.
+    events: Vec<Event>,
+    calls: Vec<(usize, crate::emitter::Callback)>,
 }
 
 impl Driver {
@@ -80,6 +80,8 @@ impl Driver {
             meta: vec![(0, None); BATCH],
             send: Default::default(),
             destination: self.destination.into(),
+            events: Vec::new(),
+            calls: Vec::new(),
         };
         loop {
             self.flush(&mut io).await;
@@ -126,11 +128,11 @@ impl Driver {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
                     }
                     self.receive(&mut io);
-                    self.dispatch().await;
+                    self.dispatch(&mut io).await;
                 }
                 Wake::Timer => {
                     self.core.handle_timeout(Instant::now());
-                    self.dispatch().await;
+                    self.dispatch(&mut io).await;
                 }
                 Wake::Emit(Some(emit)) => self.handle_emits(emit),
             }
@@ -190,22 +192,20 @@ impl Driver {
     }
 
     /// Hands received events and loss reports to the listeners.
-    async fn dispatch(&mut self) {
-        let mut events = std::mem::take(&mut self.batch);
+    async fn dispatch(&mut self, io: &mut Buffers) {
         loop {
-            events.clear();
+            io.events.clear();
             while let Some(d) = self.core.poll_event() {
-                events.push(Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq));
-                if events.len() == DISPATCH_BATCH {
+                io.events.push(Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq));
+                if io.events.len() == DISPATCH_BATCH {
                     break;
                 }
             }
-            if events.is_empty() {
+            if io.events.is_empty() {
                 break;
             }
-            self.listeners.dispatch_batch(&events, &mut self.calls).await;
+            self.listeners.dispatch_batch(&io.events, &mut io.calls).await;
         }
-        self.batch = events;
         while let Some(loss) = self.core.poll_loss() {
             tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");
