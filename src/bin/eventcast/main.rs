@@ -113,7 +113,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Console(args) => console::console(args),
         Command::Stats(args) => console::stats(args),
-        command => run_async(command),
+        Command::Listen(args) => block_on(listen::run(args)),
+        Command::Emit(args) => block_on(emit::run(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
+        Command::Bench(args) => block_on(bench::run(args)),
     };
     match result {
         Ok(code) => code,
@@ -124,21 +127,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_async(command: Command) -> CliResult {
+/// Runs an async command on a two-thread runtime (the console clients need none).
+fn block_on(command: impl std::future::Future<Output = CliResult>) -> CliResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        match command {
-            Command::Listen(args) => listen::run(args).await,
-            Command::Emit(args) => emit::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Console(_) | Command::Stats(_) => unreachable!("run without a runtime"),
-        }
-    })
+    runtime.block_on(command)
 }
 
 /// The error a command ends with: printed as one line, exit status 2.

@@ -35,6 +35,17 @@ pub enum Role {
     Recv,
 }
 
+impl Role {
+    /// The role as the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Both => "both",
+            Role::Send => "send",
+            Role::Recv => "recv",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Events to send
@@ -73,6 +84,9 @@ pub struct BenchArgs {
     /// Delivery mode of the events
     #[arg(long, default_value = "reliable", value_parser = parse_delivery)]
     pub delivery: DeliveryMode,
+    /// Print each instance's counters as a JSON line on stderr at the end
+    #[arg(long)]
+    pub stats: bool,
     /// Give up when nothing arrives for this long
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
@@ -184,8 +198,8 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let stats = sender.stats().await;
-        if std::env::var_os("EVENTCAST_BENCH_DEBUG").is_some() {
-            eprintln!("sender: {}", serde_json::to_string(&stats).unwrap_or_default());
+        if args.stats {
+            eprintln!("{}", serde_json::json!({ "sender_stats": stats }));
         }
         sent_datagrams = stats.protocol.datagrams_out;
         sender.stop().await?;
@@ -212,19 +226,15 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
             sent_datagrams = ec.stats().await.protocol.datagrams_in;
         }
     }
-    if std::env::var_os("EVENTCAST_BENCH_DEBUG").is_some() {
+    if args.stats {
         for (ec, _) in &receivers {
-            eprintln!("{}", serde_json::to_string(&ec.stats().await).unwrap_or_default());
+            eprintln!("{}", serde_json::json!({ "receiver_stats": ec.stats().await }));
         }
     }
     let per_receiver = if receivers.is_empty() { args.events } else { delivered / receivers.len() as u64 };
     Ok(Report {
         mode: "eventcast",
-        role: match args.role {
-            Role::Both => "both",
-            Role::Send => "send",
-            Role::Recv => "recv",
-        },
+        role: args.role.name(),
         events: args.events,
         size: args.size,
         receivers: receivers.len(),

@@ -151,11 +151,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>>
     }
     Ok(Report {
         mode: "raw-udp",
-        role: match args.role {
-            Role::Both => "both",
-            Role::Send => "send",
-            Role::Recv => "recv",
-        },
+        role: args.role.name(),
         events: args.events,
         size: args.size.max(HEADER),
         receivers: k,
