@@ -259,6 +259,7 @@ impl Endpoint {
         }
         self.incoming.schedule_status(now);
         self.send_due_nacks(now);
+        self.send_statuses();
     }
 
     /// The next received event.
@@ -281,6 +282,7 @@ impl Endpoint {
         self.outgoing.handle_timeout(now, &mut self.stats);
         self.incoming.handle_timeout(now, &mut self.stats);
         self.send_due_nacks(now);
+        self.send_statuses();
     }
 
     /// Queues this receiver's progress reports (flow control for the senders).
@@ -301,7 +303,6 @@ impl Endpoint {
     }
 
     fn send_due_nacks(&mut self, now: Instant) {
-        self.send_statuses();
         let max_entries = (self.config.max_payload_size
             - wire::HEADER_LEN
             - wire::FRAME_HEADER_LEN

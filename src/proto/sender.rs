@@ -174,7 +174,8 @@ impl Outgoing {
     pub fn new(config: SenderConfig, id: u64) -> Self {
         let burst = Self::burst(&config);
         let repair_budget = config.repair_burst_bytes as f64;
-        let config_flow = (config.flow_window, config.flow_timeout, config.flow_max_receivers);
+        let flow =
+            FlowControl::new(config.flow_window, config.flow_timeout, config.flow_max_receivers, id.rotate_left(21));
         Outgoing {
             heartbeat_gap: config.heartbeat_min,
             config,
@@ -192,7 +193,7 @@ impl Outgoing {
             repair_budget,
             repair_budget_at: None,
             blocked: false,
-            flow: FlowControl::new(config_flow.0, config_flow.1, config_flow.2, id.rotate_left(21)),
+            flow,
             flow_blocked: false,
         }
     }
