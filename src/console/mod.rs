@@ -46,7 +46,6 @@ pub(crate) struct Shared {
     pub ec: WeakEventcast,
     pub token: Option<ConsoleToken>,
     pub counters: Arc<ConsoleCounters>,
-    pub prompt: String,
     pub host: String,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -90,8 +89,7 @@ pub(crate) fn spawn(
     let bound = listener.local_addr().map_err(Error::io("reading the console's address"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let host = hostname();
-    let prompt = format!("eventcast@{host}> ");
-    let shared = Arc::new(Shared { ec, token, counters, prompt, host, shutdown: shutdown_rx });
+    let shared = Arc::new(Shared { ec, token, counters, host, shutdown: shutdown_rx });
     tokio::spawn(accept_loop(listener, shared, max_clients, log.clone()).with_subscriber(log));
     Ok(Console { addr: bound, shutdown })
 }

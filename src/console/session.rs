@@ -190,7 +190,7 @@ impl Session<'_> {
             return;
         }
         loop {
-            if self.prompt && !self.say(self.shared.prompt.clone()).await {
+            if self.prompt && !self.say(format!("eventcast@{}> ", self.shared.host)).await {
                 return;
             }
             let read = tokio::select! {
