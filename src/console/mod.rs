@@ -31,6 +31,16 @@ use crate::options::ConsoleToken;
 #[doc(hidden)]
 pub use session::fuzz_line;
 
+/// The start of the greeting, followed by the host name and `;` (clients read the host).
+pub const GREETING: &str = "eventcast console on ";
+/// The first line when a token is needed; `token: ` follows without a line end.
+pub const NEEDS_TOKEN: &str = "eventcast console: this console needs a token";
+
+/// The prompt shown before each command.
+pub fn prompt(host: &str) -> String {
+    format!("eventcast@{host}> ")
+}
+
 /// Counters of the console, shown in [`crate::Stats`].
 #[derive(Debug, Default)]
 pub(crate) struct ConsoleCounters {

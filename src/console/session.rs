@@ -169,7 +169,7 @@ impl Session<'_> {
         let mut shutdown = self.shared.shutdown.clone();
         let mut buf = Vec::new();
         if let Some(token) = &self.shared.token {
-            if !self.say("eventcast console: this console needs a token\r\ntoken: ").await {
+            if !self.say(format!("{}\r\ntoken: ", super::NEEDS_TOKEN)).await {
                 return;
             }
             let typed = tokio::select! {
@@ -185,12 +185,12 @@ impl Session<'_> {
                 return;
             }
         }
-        let greeting = format!("eventcast console on {}; type help for the commands\r\n", self.shared.host);
+        let greeting = format!("{}{}; type help for the commands\r\n", super::GREETING, self.shared.host);
         if !self.say(greeting).await {
             return;
         }
         loop {
-            if self.prompt && !self.say(format!("eventcast@{}> ", self.shared.host)).await {
+            if self.prompt && !self.say(super::prompt(&self.shared.host)).await {
                 return;
             }
             let read = tokio::select! {

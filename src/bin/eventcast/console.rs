@@ -17,8 +17,7 @@ use crate::CliResult;
 
 /// The address tried when none is given: the original's example port.
 const DEFAULT_CONSOLE: &str = "127.0.0.1:20001";
-const GREETING: &str = "eventcast console on ";
-const NEEDS_TOKEN: &str = "eventcast console: this console needs a token";
+use eventcast::console::{GREETING, NEEDS_TOKEN, prompt};
 
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
@@ -89,8 +88,8 @@ fn connect(address: &str, token: Option<&str>) -> Result<(TcpStream, BufReader<T
     }
     let host = first.trim().strip_prefix(GREETING).and_then(|r| r.split(';').next()).unwrap_or("?").to_owned();
     // The server shows one prompt before it reads `prompt off`: skip it.
-    let mut prompt = vec![0u8; format!("eventcast@{host}> ").len()];
-    reader.read_exact(&mut prompt).map_err(|e| format!("console at {addr}: {e}"))?;
+    let mut shown = vec![0u8; prompt(&host).len()];
+    reader.read_exact(&mut shown).map_err(|e| format!("console at {addr}: {e}"))?;
     Ok((stream, reader, host))
 }
 
@@ -159,7 +158,7 @@ pub fn console(args: ConsoleArgs) -> CliResult {
         })
     };
     println!("connected to {} on {host}; help lists the commands, Ctrl-D quits", args.address);
-    let prompt = format!("eventcast@{host}> ");
+    let prompt = prompt(&host);
     loop {
         if closed.load(Ordering::SeqCst) {
             eprintln!("eventcast: the console closed the connection");
