@@ -154,10 +154,13 @@ impl Event {
 
     /// Argument `index` as a Rust type.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
-        // Only this argument is decoded: the others stay bytes.
-        let raw = self.raw_args()?;
-        let value = match raw.get(index.to_string()).map_err(|e| self.decode_error::<T>(e))? {
-            Some(r) => Bson::try_from(r).map_err(|e| self.decode_error::<T>(e))?,
+        // Only this argument is decoded: the ones before it are skipped over as bytes, by
+        // position, as `args_bson` reads them.
+        let value = match self.raw_args()?.iter().nth(index) {
+            Some(element) => {
+                let (_, raw) = element.map_err(|e| self.decode_error::<T>(e))?;
+                Bson::try_from(raw).map_err(|e| self.decode_error::<T>(e))?
+            }
             None => Bson::Undefined,
         };
         bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
