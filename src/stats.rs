@@ -50,6 +50,7 @@ const GAUGES: &[&str] = &[
     "retransmit_events",
     "retransmit_bytes",
     "held_events",
+    "held_bytes",
     "missing_events",
     "console_active",
 ];

@@ -11,6 +11,7 @@ use super::reassembly::ReassemblyLimits;
 use super::receiver::{DataFrame, Incoming, ReceiverConfig};
 use super::replay::ReplayGuard;
 use super::sender::{DeliveryMode, Outgoing, SendError, SenderConfig};
+use super::seq::Seq;
 use super::stats::Stats;
 use super::wire::{self, Datagram, FrameRepr, NackEntries, NackEntry, WireError};
 
@@ -231,17 +232,19 @@ impl Endpoint {
         }
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += wire_len as u64;
+        self.incoming.begin_datagram();
         for frame in datagram.frames() {
+            super::work::charge(1);
             let data = |flags, seq, fragment, bytes| DataFrame { sender, from, flags, seq, fragment, bytes };
             match frame {
                 Ok(FrameRepr::Event { flags, seq, payload }) => {
-                    self.incoming.handle_data(now, data(flags, seq, None, payload), &mut self.stats)
+                    self.incoming.handle_data(now, data(flags, seq.get(), None, payload), &mut self.stats)
                 }
                 Ok(FrameRepr::Fragment { flags, seq, index, count, data: bytes }) => {
-                    self.incoming.handle_data(now, data(flags, seq, Some((index, count)), bytes), &mut self.stats)
+                    self.incoming.handle_data(now, data(flags, seq.get(), Some((index, count)), bytes), &mut self.stats)
                 }
                 Ok(FrameRepr::Heartbeat { next_seq, oldest }) => {
-                    self.incoming.handle_heartbeat(now, sender, from, next_seq, oldest, &mut self.stats)
+                    self.incoming.handle_heartbeat(now, sender, from, next_seq.get(), oldest.get(), &mut self.stats)
                 }
                 Ok(FrameRepr::Nack { target, entries }) if target == self.id => {
                     self.outgoing.handle_nack(now, entries.iter(), &mut self.stats)
@@ -250,7 +253,7 @@ impl Endpoint {
                     self.incoming.handle_foreign_nack(now, target, entries.iter(), &mut self.stats)
                 }
                 Ok(FrameRepr::Status { target, next_expected }) if target == self.id => {
-                    self.outgoing.handle_status(now, sender, next_expected, &mut self.stats)
+                    self.outgoing.handle_status(now, sender, next_expected.get(), &mut self.stats)
                 }
                 Ok(FrameRepr::Status { .. }) => {} // about another sender's stream
                 Ok(FrameRepr::Unknown { .. }) => self.stats.dropped.unknown_frame += 1,
@@ -288,6 +291,7 @@ impl Endpoint {
     /// Queues this receiver's progress reports (flow control for the senders).
     fn send_statuses(&mut self) {
         for (target, next_expected) in self.incoming.take_statuses() {
+            let next_expected = Seq::new(next_expected).unwrap_or(Seq::MAX);
             self.outgoing.push_control(FrameRepr::Status { target, next_expected });
             self.stats.statuses_sent += 1;
         }
@@ -303,7 +307,8 @@ impl Endpoint {
     }
 
     fn send_due_nacks(&mut self, now: Instant) {
-        let max_entries = (self.config.max_payload_size
+        // the frames' room: sealing takes its overhead off `max_payload_size` already
+        let max_entries = (self.config.sender.max_payload_size
             - wire::HEADER_LEN
             - wire::FRAME_HEADER_LEN
             - wire::frame_field::NACK_ENTRIES)
@@ -328,6 +333,7 @@ impl Endpoint {
             WireError::BadVersion(_) => d.bad_version += 1,
             WireError::UnsupportedFlags(_) => d.unsupported_flags += 1,
             WireError::SealedWithoutKey => d.sealed_without_key += 1,
+            WireError::OutOfRange => d.out_of_range += 1,
         }
     }
 }

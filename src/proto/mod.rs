@@ -17,12 +17,16 @@ pub mod reassembly;
 pub mod receiver;
 pub mod replay;
 pub mod sender;
+pub mod seq;
 pub mod stats;
 pub mod window;
 pub mod wire;
+mod work;
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod hostile_tests;
 pub mod sim;
 #[cfg(test)]
 mod sim_tests;

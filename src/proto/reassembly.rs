@@ -1,9 +1,10 @@
 //! Reassembly of segmented events, with bounded memory (`docs/PROTOCOL.md`, FRAGMENT).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use super::stats::Stats;
+use super::work;
 
 /// Bounds on reassembly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,19 @@ pub struct ReassemblyLimits {
     pub ttl: Duration,
 }
 
+/// Bytes charged for each fragment held beyond its data: its map entry and its allocation
+/// (measured: a one-byte fragment costs about 75 bytes of heap). The byte budget counts
+/// these, so that a flood of tiny fragments cannot hold more memory than the budget says.
+pub const FRAGMENT_OVERHEAD: usize = 80;
+/// Bytes charged for each incomplete event beyond its fragments (its entry and indexes).
+pub const PARTIAL_OVERHEAD: usize = 256;
+/// Incomplete events of one (sender, sequence) that disagree on the fragment count, at most:
+/// more are corrupt or forged, dropped as `malformed`.
+pub const MAX_COUNT_VARIANTS: usize = 4;
+/// Held fragments one [`Reassembler::missing_fragments`] call walks at most; beyond, the
+/// rest of the event is asked for as one range.
+pub const MAX_WALK: usize = 1024;
+
 /// What became of a fragment.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -29,6 +43,10 @@ pub enum Outcome {
     Duplicate,
     /// The event would exceed `max_event_size`; the event is discarded.
     Oversize,
+    /// The fragment disagrees with the others of its event (a fragment other than the last
+    /// whose size differs, a last one larger than the rest), or its event has too many
+    /// rival fragment counts: dropped.
+    Malformed,
 }
 
 /// (sender, sequence, fragment count): fragments that disagree on the count are kept apart,
@@ -36,16 +54,56 @@ pub enum Outcome {
 /// impostor never completes and expires.
 type Key = (u64, u64, u32);
 
+fn key_range(sender: u64, seqs: std::ops::RangeInclusive<u64>) -> std::ops::RangeInclusive<Key> {
+    (sender, *seqs.start(), 0)..=(sender, *seqs.end(), u32::MAX)
+}
+
 #[derive(Debug)]
 struct Partial {
     count: u32,
-    bytes: usize,
+    /// Size of every fragment but the last, once one of them arrived.
+    chunk: Option<usize>,
+    /// Size of the last fragment, once it arrived.
+    last_len: Option<usize>,
+    /// Data bytes held.
+    data_bytes: usize,
+    /// Bytes charged to the budget: data plus overheads.
+    charged: usize,
     fragments: BTreeMap<u32, Vec<u8>>,
-    started: Instant,
+    /// Fragments `0..prefix` are all held.
+    prefix: u32,
+    /// Fragments `count - suffix..count` are all held.
+    suffix: u32,
+    /// Age: lower is older (unique).
+    order: u64,
     deadline: Instant,
 }
 
+impl Partial {
+    /// Whether `data` fits the sizes this event's fragments have shown so far.
+    fn fits(&self, index: u32, data: &[u8]) -> bool {
+        if index + 1 == self.count {
+            self.chunk.is_none_or(|c| data.len() <= c)
+        } else {
+            self.chunk.is_none_or(|c| data.len() == c) && self.last_len.is_none_or(|l| data.len() >= l)
+        }
+    }
+
+    fn extend_runs(&mut self) {
+        while self.prefix < self.count && self.fragments.contains_key(&self.prefix) {
+            self.prefix += 1;
+        }
+        while self.suffix < self.count && self.fragments.contains_key(&(self.count - 1 - self.suffix)) {
+            self.suffix += 1;
+        }
+    }
+}
+
 /// Incomplete events, keyed by (sender id, sequence).
+///
+/// Every operation costs O(log n) in the events and fragments held (indexes by age, by
+/// sender and by deadline; no scan of all partials), and the byte budget counts what the
+/// fragments really cost in memory ([`FRAGMENT_OVERHEAD`], [`PARTIAL_OVERHEAD`]).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -60,12 +118,17 @@ struct Partial {
 #[derive(Debug)]
 pub struct Reassembler {
     limits: ReassemblyLimits,
-    partials: HashMap<Key, Partial>,
-    /// The keys of each sender's incomplete events, so per-sender work never scans them all.
-    by_sender: HashMap<u64, Vec<Key>>,
+    partials: BTreeMap<Key, Partial>,
+    /// Every partial by age.
+    by_age: BTreeMap<u64, Key>,
+    /// Every partial by (sender, age), for the per-sender bound.
+    by_sender: BTreeSet<(u64, u64)>,
+    /// Partials held per sender.
+    per_sender: HashMap<u64, usize>,
+    /// Every partial by (deadline, age), for expiry.
+    by_deadline: BTreeSet<(Instant, u64)>,
     total_bytes: usize,
-    /// No partial expires before this; recomputed on every expiry pass.
-    earliest_deadline: Option<Instant>,
+    next_order: u64,
 }
 
 impl Reassembler {
@@ -73,10 +136,13 @@ impl Reassembler {
     pub fn new(limits: ReassemblyLimits) -> Self {
         Reassembler {
             limits,
-            partials: HashMap::new(),
-            by_sender: HashMap::new(),
+            partials: BTreeMap::new(),
+            by_age: BTreeMap::new(),
+            by_sender: BTreeSet::new(),
+            per_sender: HashMap::new(),
+            by_deadline: BTreeSet::new(),
             total_bytes: 0,
-            earliest_deadline: None,
+            next_order: 0,
         }
     }
 
@@ -85,14 +151,14 @@ impl Reassembler {
         self.partials.len()
     }
 
-    /// Bytes held.
+    /// Bytes held, overheads included.
     pub fn bytes(&self) -> usize {
         self.total_bytes
     }
 
     /// When [`Reassembler::expire`] next has work, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.earliest_deadline
+        self.by_deadline.first().map(|(t, _)| *t)
     }
 
     /// Adds one fragment. `count` and `index` were checked by the wire parser
@@ -108,6 +174,7 @@ impl Reassembler {
         data: &[u8],
         stats: &mut Stats,
     ) -> Outcome {
+        work::charge(1);
         let key = (sender, seq, count);
         // Fragments other than the last are all one size, so `count - 1` of them already
         // bound the event from below.
@@ -117,40 +184,86 @@ impl Reassembler {
             stats.dropped.oversize += 1;
             return Outcome::Oversize;
         }
+        let cost = data.len() + FRAGMENT_OVERHEAD;
         if let Some(p) = self.partials.get(&key) {
             if p.fragments.contains_key(&index) {
                 stats.dropped.duplicate += 1;
                 return Outcome::Duplicate;
             }
-            if p.bytes + data.len() > self.limits.max_event_size {
+            if !p.fits(index, data) {
+                stats.dropped.malformed += 1;
+                return Outcome::Malformed;
+            }
+            if p.data_bytes + data.len() > self.limits.max_event_size {
                 self.remove(&key);
                 stats.dropped.oversize += 1;
                 return Outcome::Oversize;
             }
         } else {
-            self.make_room_for_new(sender, stats);
-        }
-        while self.total_bytes + data.len() > self.limits.max_bytes {
-            if !self.evict_oldest(|k| *k != key) {
-                break;
+            if self.partials.range(key_range(sender, seq..=seq)).nth(MAX_COUNT_VARIANTS - 1).is_some() {
+                stats.dropped.malformed += 1;
+                return Outcome::Malformed;
             }
+            if self.per_sender.get(&sender).is_some_and(|n| *n >= self.limits.max_partial_per_sender) {
+                let oldest = self.by_sender.range((sender, 0)..=(sender, u64::MAX)).next().map(|(_, o)| *o);
+                if let Some(key) = oldest.and_then(|o| self.by_age.get(&o).copied()) {
+                    self.remove(&key);
+                    stats.dropped.reassembly_evicted += 1;
+                }
+            }
+        }
+        let new_cost = cost + if self.partials.contains_key(&key) { 0 } else { PARTIAL_OVERHEAD };
+        while self.total_bytes + new_cost > self.limits.max_bytes {
+            let oldest = self.by_age.values().find(|k| **k != key).copied();
+            let Some(victim) = oldest else { break };
+            work::charge(1);
+            self.remove(&victim);
             stats.dropped.reassembly_evicted += 1;
         }
         let deadline = now + self.limits.ttl;
-        let partial = self.partials.entry(key).or_insert_with(|| {
-            self.by_sender.entry(sender).or_default().push(key);
-            Partial { count, bytes: 0, fragments: BTreeMap::new(), started: now, deadline }
-        });
+        if !self.partials.contains_key(&key) {
+            let order = self.next_order;
+            self.next_order += 1;
+            self.partials.insert(
+                key,
+                Partial {
+                    count,
+                    chunk: None,
+                    last_len: None,
+                    data_bytes: 0,
+                    charged: PARTIAL_OVERHEAD,
+                    fragments: BTreeMap::new(),
+                    prefix: 0,
+                    suffix: 0,
+                    order,
+                    deadline,
+                },
+            );
+            self.by_age.insert(order, key);
+            self.by_sender.insert((sender, order));
+            *self.per_sender.entry(sender).or_default() += 1;
+            self.by_deadline.insert((deadline, order));
+            self.total_bytes += PARTIAL_OVERHEAD;
+        }
+        let Some(partial) = self.partials.get_mut(&key) else { return Outcome::Incomplete };
+        if index + 1 == count {
+            partial.last_len = Some(data.len());
+        } else {
+            partial.chunk = Some(data.len());
+        }
         partial.fragments.insert(index, data.to_vec());
-        partial.bytes += data.len();
+        partial.data_bytes += data.len();
+        partial.charged += cost;
+        partial.extend_runs();
+        self.by_deadline.remove(&(partial.deadline, partial.order));
         partial.deadline = deadline;
-        self.total_bytes += data.len();
-        self.earliest_deadline = Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
+        self.by_deadline.insert((deadline, partial.order));
+        self.total_bytes += cost;
         if partial.fragments.len() < count as usize {
             return Outcome::Incomplete;
         }
-        let partial = self.remove(&key).expect("just inserted");
-        let mut payload = Vec::with_capacity(partial.bytes);
+        let Some(partial) = self.remove(&key) else { return Outcome::Incomplete };
+        let mut payload = Vec::with_capacity(partial.data_bytes);
         for chunk in partial.fragments.into_values() {
             payload.extend_from_slice(&chunk);
         }
@@ -159,87 +272,91 @@ impl Reassembler {
 
     /// Discards incomplete events whose deadline has passed.
     pub fn expire(&mut self, now: Instant, stats: &mut Stats) {
-        if self.earliest_deadline.is_none_or(|d| d > now) {
-            return;
-        }
-        let expired: Vec<Key> = self.partials.iter().filter(|(_, p)| p.deadline <= now).map(|(k, _)| *k).collect();
-        for key in expired {
-            self.remove(&key);
+        while let Some(&(deadline, order)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            work::charge(1);
+            match self.by_age.get(&order).copied() {
+                Some(key) => {
+                    self.remove(&key);
+                }
+                None => {
+                    self.by_deadline.pop_first();
+                }
+            }
             stats.dropped.reassembly_timeout += 1;
         }
-        self.earliest_deadline = self.partials.values().map(|p| p.deadline).min();
     }
 
     /// Forgets the incomplete events of `sender` whose sequence is in `seqs`.
     pub fn forget(&mut self, sender: u64, seqs: std::ops::RangeInclusive<u64>) {
-        for key in self.keys_of(sender).into_iter().filter(|k| seqs.contains(&k.1)) {
+        if seqs.is_empty() {
+            return;
+        }
+        let keys: Vec<Key> = self.partials.range(key_range(sender, seqs)).map(|(k, _)| *k).collect();
+        for key in keys {
+            work::charge(1);
             self.remove(&key);
         }
     }
 
-    fn keys_of(&self, sender: u64) -> Vec<Key> {
-        self.by_sender.get(&sender).cloned().unwrap_or_default()
+    /// The most complete of the partials of (`sender`, `seq`).
+    fn best(&self, sender: u64, seq: u64) -> Option<&Partial> {
+        self.partials
+            .range(key_range(sender, seq..=seq))
+            .map(|(_, p)| p)
+            .inspect(|_| work::charge(1))
+            .max_by_key(|p| p.fragments.len())
     }
 
-    /// The fragments an incomplete event still lacks, as `first..end` ranges; `None` when
-    /// no fragment of it is held.
-    pub fn missing_fragments(&self, sender: u64, seq: u64) -> Option<Vec<(u32, u32)>> {
-        // the candidate with the most fragments is the one worth completing
-        let p = self
-            .by_sender
-            .get(&sender)?
-            .iter()
-            .filter(|k| k.1 == seq)
-            .filter_map(|k| self.partials.get(k))
-            .max_by_key(|p| p.fragments.len())?;
+    /// The fragments an incomplete event still lacks, as `first..end` ranges, at most
+    /// `limit` of them (from the first lacking); `None` when no fragment of it is held.
+    /// Walks at most [`MAX_WALK`] held fragments.
+    pub fn missing_fragments(&self, sender: u64, seq: u64, limit: usize) -> Option<Vec<(u32, u32)>> {
+        let p = self.best(sender, seq)?;
+        let (mut next, stop) = (p.prefix, p.count - p.suffix);
         let mut ranges = Vec::new();
-        let mut next = 0u32;
-        for &index in p.fragments.keys() {
+        for (walked, &index) in p.fragments.range(p.prefix..stop).map(|(i, _)| i).enumerate() {
+            if ranges.len() >= limit {
+                return Some(ranges);
+            }
+            if walked >= MAX_WALK {
+                break;
+            }
+            work::charge(1);
             if index > next {
                 ranges.push((next, index));
             }
             next = index + 1;
         }
-        if next < p.count {
-            ranges.push((next, p.count));
+        if next < stop && ranges.len() < limit {
+            ranges.push((next, stop));
         }
         Some(ranges)
     }
 
+    /// Whether everything the most complete partial of (`sender`, `seq`) lacks lies within
+    /// fragments `first..end`; false when none is held. O(log n).
+    pub fn lacks_only_within(&self, sender: u64, seq: u64, first: u32, end: u32) -> bool {
+        self.best(sender, seq).is_some_and(|p| first <= p.prefix && end >= p.count - p.suffix)
+    }
+
     /// Forgets every incomplete event of `sender`.
     pub fn forget_sender(&mut self, sender: u64) {
-        for key in self.keys_of(sender) {
-            self.remove(&key);
-        }
-    }
-
-    fn make_room_for_new(&mut self, sender: u64, stats: &mut Stats) {
-        let keys = self.keys_of(sender);
-        if keys.len() >= self.limits.max_partial_per_sender {
-            let oldest = keys.iter().filter_map(|k| self.partials.get(k).map(|p| (p.started, *k))).min();
-            if let Some((_, key)) = oldest {
-                self.remove(&key);
-                stats.dropped.reassembly_evicted += 1;
-            }
-        }
-    }
-
-    /// Evicts the oldest incomplete event among those `eligible`; false if there is none.
-    fn evict_oldest(&mut self, eligible: impl Fn(&Key) -> bool) -> bool {
-        let oldest = self.partials.iter().filter(|(k, _)| eligible(k)).min_by_key(|(_, p)| p.started).map(|(k, _)| *k);
-        match oldest {
-            Some(key) => self.remove(&key).is_some(),
-            None => false,
-        }
+        self.forget(sender, 0..=u64::MAX);
     }
 
     fn remove(&mut self, key: &Key) -> Option<Partial> {
         let p = self.partials.remove(key)?;
-        self.total_bytes -= p.bytes;
-        if let Some(keys) = self.by_sender.get_mut(&key.0) {
-            keys.retain(|k| k != key);
-            if keys.is_empty() {
-                self.by_sender.remove(&key.0);
+        self.total_bytes -= p.charged;
+        self.by_age.remove(&p.order);
+        self.by_sender.remove(&(key.0, p.order));
+        self.by_deadline.remove(&(p.deadline, p.order));
+        if let Some(n) = self.per_sender.get_mut(&key.0) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_sender.remove(&key.0);
             }
         }
         Some(p)
@@ -292,13 +409,13 @@ mod tests {
     #[test]
     fn missing_fragments_are_ranges() {
         let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
-        assert_eq!(r.missing_fragments(1, 0), None);
+        assert_eq!(r.missing_fragments(1, 0, 64), None);
         for i in [1, 2, 5] {
             r.insert(t0, 1, 0, i, 8, b"x", &mut s);
         }
-        assert_eq!(r.missing_fragments(1, 0), Some(vec![(0, 1), (3, 5), (6, 8)]));
+        assert_eq!(r.missing_fragments(1, 0, 64), Some(vec![(0, 1), (3, 5), (6, 8)]));
         r.forget(1, 0..=0);
-        assert_eq!((r.missing_fragments(1, 0), r.bytes()), (None, 0));
+        assert_eq!((r.missing_fragments(1, 0, 64), r.bytes()), (None, 0));
     }
 
     #[test]
@@ -322,9 +439,10 @@ mod tests {
         let big = vec![0u8; 9_000];
         r.insert(t0, 1, 0, 0, 2, &big, &mut s);
         r.insert(t0 + Duration::from_millis(1), 2, 0, 0, 2, &big, &mut s);
-        assert_eq!(r.bytes(), 18_000);
+        let each = PARTIAL_OVERHEAD + FRAGMENT_OVERHEAD;
+        assert_eq!(r.bytes(), 18_000 + 2 * each);
         r.insert(t0 + Duration::from_millis(2), 3, 0, 0, 2, &big[..5_000], &mut s);
-        assert_eq!((r.bytes(), s.dropped.reassembly_evicted), (14_000, 1));
+        assert_eq!((r.bytes(), s.dropped.reassembly_evicted), (14_000 + 2 * each, 1));
     }
 
     #[test]
@@ -336,12 +454,20 @@ mod tests {
         assert_eq!(r.insert(t0, 1, 1, 1, 4, &[9; 100], &mut s), Outcome::Incomplete);
         assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Duplicate);
         assert_eq!(r.insert(t0, 1, 1, 1, 3, &[1; 100], &mut s), Outcome::Incomplete);
-        assert_eq!(r.missing_fragments(1, 1), Some(vec![(2, 3)]));
-        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[2; 9_950], &mut s), Outcome::Oversize);
-        assert_eq!((r.in_flight(), r.bytes()), (1, 100), "only the impostor is left, to expire");
-        assert_eq!((s.dropped.oversize, s.dropped.duplicate), (2, 1));
+        assert_eq!(r.missing_fragments(1, 1, 64), Some(vec![(2, 3)]));
+        assert!(r.lacks_only_within(1, 1, 2, 3) && !r.lacks_only_within(1, 1, 0, 2));
+        // a last fragment larger than the others, or a middle one of another size: malformed
+        assert_eq!(r.insert(t0, 1, 1, 2, 3, &[2; 101], &mut s), Outcome::Malformed);
+        assert_eq!(r.insert(t0, 1, 1, 1, 4, &[2; 99], &mut s), Outcome::Duplicate);
+        assert_eq!(r.insert(t0, 1, 1, 2, 4, &[2; 99], &mut s), Outcome::Malformed);
+        assert_eq!((r.in_flight(), s.dropped.malformed), (2, 2));
+        // a sum over max_event_size: fragments of 4,999 bytes, three of them
+        assert_eq!(r.insert(t0, 1, 2, 0, 3, &[0; 4_999], &mut s), Outcome::Incomplete);
+        assert_eq!(r.insert(t0, 1, 2, 1, 3, &[0; 4_999], &mut s), Outcome::Incomplete);
+        assert_eq!(r.insert(t0, 1, 2, 2, 3, &[0; 4_999], &mut s), Outcome::Oversize);
         r.forget(1, 1..=1);
-        assert_eq!(r.in_flight(), 0);
+        assert_eq!((r.in_flight(), r.bytes()), (0, 0));
+        assert_eq!((s.dropped.oversize, s.dropped.duplicate), (2, 2));
     }
 
     proptest! {
@@ -367,6 +493,7 @@ mod tests {
             for (i, o) in order.iter().enumerate() { let n = pieces.len(); pieces.swap(i % n, *o as usize % n); }
             let mut limits = limits();
             limits.max_partial_per_sender = 8;
+            limits.max_bytes = 1 << 20;
             let (mut r, mut s, t0) = (Reassembler::new(limits), Stats::default(), Instant::now());
             let mut done = vec![None; payloads.len()];
             for (seq, index, count, data) in pieces {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::flow::FlowControl;
+use super::seq::Seq;
 use super::stats::Stats;
 use super::wire::{self, Datagram, FrameRepr, NACK_WHOLE, NackEntry};
 
@@ -90,6 +91,11 @@ impl Default for SenderConfig {
             flow_max_receivers: 1024,
         }
     }
+}
+
+/// A sequence the sender counted, as the wire carries it (always in range: see `send`).
+fn wire_seq(seq: u64) -> Seq {
+    Seq::new(seq).unwrap_or(Seq::MAX)
 }
 
 struct Sent {
@@ -210,13 +216,12 @@ impl Outgoing {
     /// Queues an event; see [`super::Endpoint::send`].
     pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode, stats: &mut Stats) -> u64 {
         let flags = mode.frame_flags();
-        let seq = if mode == DeliveryMode::BestEffort {
-            self.next_best_effort_seq += 1;
-            self.next_best_effort_seq - 1
-        } else {
-            self.next_seq += 1;
-            self.next_seq - 1
-        };
+        // Sequences stay below 2^63 (`Seq`); a sender would need 292,000 years at a million
+        // events a second to get there, so the clamp is never reached in practice.
+        let counter =
+            if mode == DeliveryMode::BestEffort { &mut self.next_best_effort_seq } else { &mut self.next_seq };
+        let seq = *counter;
+        *counter = Seq::new(seq).unwrap_or(Seq::MAX).next().get();
         let fragments = self.push_event(&Self::split(&self.config, &payload), seq, flags, false);
         stats.fragments_out += fragments;
         stats.events_out += 1;
@@ -250,12 +255,16 @@ impl Outgoing {
         let flags = if repair { flags | wire::FRAME_RETRANSMIT } else { flags };
         let queue = if repair { &mut self.control } else { &mut self.data };
         if let [payload] = parts {
-            queue.push(self.id, max, FrameRepr::Event { flags, seq, payload });
+            queue.push(self.id, max, FrameRepr::Event { flags, seq: wire_seq(seq), payload });
             return 0;
         }
         let count = parts.len() as u32;
         for (index, data) in parts.iter().enumerate() {
-            queue.push(self.id, max, FrameRepr::Fragment { flags, seq, index: index as u32, count, data });
+            queue.push(
+                self.id,
+                max,
+                FrameRepr::Fragment { flags, seq: wire_seq(seq), index: index as u32, count, data },
+            );
         }
         u64::from(count)
     }
@@ -273,11 +282,12 @@ impl Outgoing {
                 stats.repairs_rate_limited += 1;
                 return;
             }
-            if entry.seq >= self.next_seq {
+            let entry_seq = entry.seq.get();
+            if entry_seq >= self.next_seq {
                 continue; // never sent: a confused or hostile peer
             }
             let oldest = self.oldest_available();
-            if entry.seq < oldest {
+            if entry_seq < oldest {
                 stats.repairs_unavailable += 1;
                 let due = self.last_gone_heartbeat.is_none_or(|t| now >= t + self.config.repair_holdoff);
                 if due {
@@ -286,7 +296,7 @@ impl Outgoing {
                 }
                 continue;
             }
-            let index = (entry.seq - oldest) as usize;
+            let index = (entry_seq - oldest) as usize;
             let (sent_seq, flags, payload) = {
                 let sent = &mut self.retransmit[index];
                 (sent.seq, sent.flags, sent.payload.clone())
@@ -328,7 +338,7 @@ impl Outgoing {
                 for i in wanted {
                     let frame = FrameRepr::Fragment {
                         flags: flags | wire::FRAME_RETRANSMIT,
-                        seq: sent_seq,
+                        seq: wire_seq(sent_seq),
                         index: i,
                         count,
                         data: parts[i as usize],
@@ -341,7 +351,8 @@ impl Outgoing {
     }
 
     fn push_heartbeat(&mut self) {
-        let frame = FrameRepr::Heartbeat { next_seq: self.next_seq, oldest: self.oldest_available() };
+        let frame =
+            FrameRepr::Heartbeat { next_seq: wire_seq(self.next_seq), oldest: wire_seq(self.oldest_available()) };
         self.control.push(self.id, self.config.max_payload_size, frame);
     }
 

@@ -433,7 +433,7 @@ fn nack_floods_cannot_make_a_sender_flood_the_group() {
     while a.poll_transmit(now).is_some() {}
     // a forged NACK asking for the whole 500 KB event, over and over
     let mut entries = Vec::new();
-    NackEntry { seq: 0, first: 0, end: NACK_WHOLE }.emit(&mut entries);
+    NackEntry { seq: super::seq::Seq::ZERO, first: 0, end: NACK_WHOLE }.emit(&mut entries);
     let mut nack = Vec::new();
     Datagram::emit_header(&mut nack, 666);
     FrameRepr::Nack { target: 1, entries: NackEntries::new(&entries).unwrap() }.emit(&mut nack);
@@ -507,7 +507,7 @@ fn hostile_flood_is_dropped_while_legitimate_traffic_flows() {
                     let count = rng.random_range(2..super::wire::MAX_FRAGMENT_COUNT);
                     super::wire::FrameRepr::Fragment {
                         flags: 0,
-                        seq: rng.random(),
+                        seq: super::seq::Seq::new(rng.random_range(0..super::seq::Seq::LIMIT)).unwrap(),
                         index: rng.random_range(0..count),
                         count,
                         data: &data,

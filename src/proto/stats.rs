@@ -50,6 +50,8 @@ pub struct DropCounters {
     pub stale: u64,
     /// Truncated datagrams, frames or payloads; inconsistent fragments.
     pub malformed: u64,
+    /// Frames naming a sequence number at or beyond 2^63 (no sender gets there).
+    pub out_of_range: u64,
     /// Frames of a type this version does not know (skipped).
     pub unknown_frame: u64,
     /// Events or fragments already delivered or already held.
@@ -149,6 +151,8 @@ pub struct Stats {
     pub retransmit_bytes: u64,
     /// Complete events waiting for an earlier missing one now.
     pub held_events: u64,
+    /// Bytes of those events.
+    pub held_bytes: u64,
     /// Events known missing now.
     pub missing_events: u64,
     /// Datagrams the socket refused to send (filled in by the driver).

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::gaps::Gaps;
+
 use bytes::Bytes;
 
 use crate::proto::payload::PayloadView;
@@ -44,6 +46,8 @@ pub struct ReceiverConfig {
     pub nack_give_up: Duration,
     /// Complete events held per sender while an earlier one is missing, in bytes.
     pub max_held_bytes: usize,
+    /// Complete events held for order by all senders together, in bytes.
+    pub max_held_total_bytes: usize,
     /// Received events waiting in `poll_event` before new ones are dropped.
     pub max_delivery_queue: usize,
     /// A sender not heard from for this long is forgotten.
@@ -65,6 +69,7 @@ impl Default for ReceiverConfig {
             nack_retry_max: Duration::from_millis(200),
             nack_give_up: Duration::from_secs(20),
             max_held_bytes: 32 << 20,
+            max_held_total_bytes: 64 << 20,
             max_delivery_queue: 65_536,
             peer_timeout: Duration::from_secs(60),
         }
@@ -104,19 +109,6 @@ impl Loss {
     }
 }
 
-pub(super) struct Missing {
-    pub(super) noticed: Instant,
-    pub(super) next_at: Instant,
-    pub(super) tries: u32,
-}
-
-impl Missing {
-    /// The wait after the latest request.
-    pub(super) fn backoff(&self, config: &ReceiverConfig) -> Duration {
-        (config.nack_retry * 2u32.saturating_pow(self.tries.saturating_sub(1).min(16))).min(config.nack_retry_max)
-    }
-}
-
 pub(super) struct Peer {
     /// Whether the reliable stream has a starting point yet (a best-effort event or a
     /// repair alone does not give one).
@@ -140,7 +132,17 @@ pub(super) struct Peer {
     pub(super) oldest_available: u64,
     pub(super) held: BTreeMap<u64, Delivery>,
     pub(super) held_bytes: usize,
-    pub(super) missing: BTreeMap<u64, Missing>,
+    /// Missing sequences, as ranges.
+    pub(super) gaps: Gaps,
+    /// No gap of it is due before this (may be early; each NACK pass recomputes it).
+    pub(super) nack_at: Option<Instant>,
+    /// NACK entries it may still be asked for (token bucket).
+    pub(super) nack_budget: f64,
+    pub(super) nack_budget_at: Option<Instant>,
+    /// When it was first heard (proof takes time as well as datagrams).
+    pub(super) first_heard: Instant,
+    /// The datagram it was last heard in (see `Incoming::begin_datagram`).
+    pub(super) last_datagram: u64,
     pub(super) stats: PeerStats,
     /// The `next_expected` last reported in a STATUS.
     pub(super) status_sent: u64,

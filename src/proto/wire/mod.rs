@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use super::seq::Seq;
+
 /// The two bytes every eventcast datagram starts with.
 pub const MAGIC: [u8; 2] = *b"EC";
 /// The protocol version this crate speaks.
@@ -59,6 +61,12 @@ pub mod frame_field {
     pub const NACK_ENTRIES: usize = 8;
     /// Length of one NACK entry: sequence (8), first fragment (4), end fragment (4).
     pub const NACK_ENTRY_LEN: usize = 16;
+    /// Sequence, in a NACK entry.
+    pub const NACK_ENTRY_SEQ: Range<usize> = 0..8;
+    /// First fragment asked for, in a NACK entry.
+    pub const NACK_ENTRY_FIRST: Range<usize> = 8..12;
+    /// One past the last fragment asked for, in a NACK entry.
+    pub const NACK_ENTRY_END: Range<usize> = 12..16;
     /// The sender a STATUS reports on, in a STATUS body.
     pub const STATUS_TARGET: Range<usize> = 0..8;
     /// The receiver's next expected sequence of that sender, in a STATUS body.
@@ -118,6 +126,8 @@ pub enum WireError {
     UnsupportedFlags(u8),
     /// An encrypted datagram reached code without a key.
     SealedWithoutKey,
+    /// A sequence number at or beyond [`Seq::LIMIT`] (2^63): no sender gets there.
+    OutOfRange,
 }
 
 impl fmt::Display for WireError {
@@ -128,6 +138,7 @@ impl fmt::Display for WireError {
             WireError::BadVersion(v) => write!(f, "unsupported protocol version {v}"),
             WireError::UnsupportedFlags(x) => write!(f, "unsupported flags {x:#04x}"),
             WireError::SealedWithoutKey => f.write_str("encrypted datagram but no key"),
+            WireError::OutOfRange => f.write_str("sequence number out of range (2^63 or more)"),
         }
     }
 }
@@ -136,6 +147,11 @@ fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
     u64::from_be_bytes(a)
+}
+
+/// Reads a sequence number, refusing one outside [`Seq`]'s range.
+fn be_seq(b: &[u8]) -> Result<Seq, WireError> {
+    Seq::new(be_u64(b)).ok_or(WireError::OutOfRange)
 }
 
 fn be_u32(b: &[u8]) -> u32 {
@@ -150,7 +166,7 @@ fn be_u32(b: &[u8]) -> u32 {
 /// use eventcast::proto::wire::{Datagram, FrameRepr};
 /// let mut buf = Vec::new();
 /// Datagram::emit_header(&mut buf, 7);
-/// FrameRepr::Event { flags: 0, seq: 0, payload: b"x" }.emit(&mut buf);
+/// FrameRepr::Event { flags: 0, seq: eventcast::proto::seq::Seq::ZERO, payload: b"x" }.emit(&mut buf);
 /// let dgram = Datagram::new_checked(&buf[..]).unwrap();
 /// assert_eq!(dgram.sender_id(), 7);
 /// assert_eq!(dgram.frames().count(), 1);
@@ -241,7 +257,7 @@ pub enum FrameRepr<'a> {
         /// Frame flags.
         flags: u8,
         /// Sender's sequence number.
-        seq: u64,
+        seq: Seq,
         /// Event payload (see [`super::payload`]).
         payload: &'a [u8],
     },
@@ -250,7 +266,7 @@ pub enum FrameRepr<'a> {
         /// Frame flags.
         flags: u8,
         /// Sender's sequence number of the event.
-        seq: u64,
+        seq: Seq,
         /// Position of this fragment.
         index: u32,
         /// Number of fragments of the event.
@@ -261,9 +277,9 @@ pub enum FrameRepr<'a> {
     /// A sender's heartbeat: what it has sent and what it can still repair.
     Heartbeat {
         /// The next reliable sequence it will use (everything below was sent).
-        next_seq: u64,
+        next_seq: Seq,
         /// The oldest sequence it can still repair.
-        oldest: u64,
+        oldest: Seq,
     },
     /// A repair request to one sender.
     Nack {
@@ -278,7 +294,7 @@ pub enum FrameRepr<'a> {
         /// The sender reported on.
         target: u64,
         /// The receiver's next expected sequence of that sender.
-        next_expected: u64,
+        next_expected: Seq,
     },
     /// A frame type this version does not know; skipped.
     Unknown {
@@ -311,7 +327,7 @@ impl<'a> FrameRepr<'a> {
                 }
                 FrameRepr::Event {
                     flags,
-                    seq: be_u64(&body[frame_field::SEQUENCE]),
+                    seq: be_seq(&body[frame_field::SEQUENCE])?,
                     payload: &body[frame_field::EVENT_PAYLOAD..],
                 }
             }
@@ -326,7 +342,7 @@ impl<'a> FrameRepr<'a> {
                 }
                 FrameRepr::Fragment {
                     flags,
-                    seq: be_u64(&body[frame_field::SEQUENCE]),
+                    seq: be_seq(&body[frame_field::SEQUENCE])?,
                     index,
                     count,
                     data: &body[frame_field::FRAGMENT_DATA..],
@@ -337,8 +353,8 @@ impl<'a> FrameRepr<'a> {
                     return Err(WireError::Malformed);
                 }
                 FrameRepr::Heartbeat {
-                    next_seq: be_u64(&body[frame_field::HEARTBEAT_NEXT]),
-                    oldest: be_u64(&body[frame_field::HEARTBEAT_OLDEST]),
+                    next_seq: be_seq(&body[frame_field::HEARTBEAT_NEXT])?,
+                    oldest: be_seq(&body[frame_field::HEARTBEAT_OLDEST])?,
                 }
             }
             TYPE_STATUS => {
@@ -347,13 +363,16 @@ impl<'a> FrameRepr<'a> {
                 }
                 FrameRepr::Status {
                     target: be_u64(&body[frame_field::STATUS_TARGET]),
-                    next_expected: be_u64(&body[frame_field::STATUS_NEXT]),
+                    next_expected: be_seq(&body[frame_field::STATUS_NEXT])?,
                 }
             }
             TYPE_NACK => {
                 let entries = body.get(frame_field::NACK_ENTRIES..).unwrap_or_default();
                 if entries.is_empty() || entries.len() % frame_field::NACK_ENTRY_LEN != 0 {
                     return Err(WireError::Malformed);
+                }
+                for e in entries.chunks_exact(frame_field::NACK_ENTRY_LEN) {
+                    be_seq(&e[frame_field::NACK_ENTRY_SEQ])?;
                 }
                 FrameRepr::Nack {
                     target: be_u64(&body[frame_field::NACK_TARGET]),
@@ -395,18 +414,18 @@ impl<'a> FrameRepr<'a> {
         out.extend_from_slice(&(body_len as u16).to_be_bytes());
         match self {
             FrameRepr::Event { seq, payload, .. } => {
-                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(&seq.get().to_be_bytes());
                 out.extend_from_slice(payload);
             }
             FrameRepr::Fragment { seq, index, count, data, .. } => {
-                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(&seq.get().to_be_bytes());
                 out.extend_from_slice(&index.to_be_bytes());
                 out.extend_from_slice(&count.to_be_bytes());
                 out.extend_from_slice(data);
             }
             FrameRepr::Heartbeat { next_seq, oldest } => {
-                out.extend_from_slice(&next_seq.to_be_bytes());
-                out.extend_from_slice(&oldest.to_be_bytes());
+                out.extend_from_slice(&next_seq.get().to_be_bytes());
+                out.extend_from_slice(&oldest.get().to_be_bytes());
             }
             FrameRepr::Nack { target, entries } => {
                 out.extend_from_slice(&target.to_be_bytes());
@@ -414,7 +433,7 @@ impl<'a> FrameRepr<'a> {
             }
             FrameRepr::Status { target, next_expected } => {
                 out.extend_from_slice(&target.to_be_bytes());
-                out.extend_from_slice(&next_expected.to_be_bytes());
+                out.extend_from_slice(&next_expected.get().to_be_bytes());
             }
             FrameRepr::Unknown { .. } => {}
         }
@@ -426,7 +445,7 @@ impl<'a> FrameRepr<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NackEntry {
     /// Event sequence.
-    pub seq: u64,
+    pub seq: Seq,
     /// First fragment asked for.
     pub first: u32,
     /// One past the last fragment asked for, or [`NACK_WHOLE`].
@@ -436,7 +455,7 @@ pub struct NackEntry {
 impl NackEntry {
     /// Appends the entry's wire form to `out`.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.seq.get().to_be_bytes());
         out.extend_from_slice(&self.first.to_be_bytes());
         out.extend_from_slice(&self.end.to_be_bytes());
     }
@@ -450,9 +469,12 @@ pub struct NackEntries<'a> {
 
 impl<'a> NackEntries<'a> {
     /// Wraps entries written with [`NackEntry::emit`]; `None` unless a non-empty multiple
-    /// of the entry length.
+    /// of the entry length whose sequences are all in range.
     pub fn new(bytes: &'a [u8]) -> Option<Self> {
-        (!bytes.is_empty() && bytes.len() % frame_field::NACK_ENTRY_LEN == 0).then_some(NackEntries { bytes })
+        let framed = !bytes.is_empty() && bytes.len() % frame_field::NACK_ENTRY_LEN == 0;
+        let in_range =
+            || bytes.chunks_exact(frame_field::NACK_ENTRY_LEN).all(|e| be_seq(&e[frame_field::NACK_ENTRY_SEQ]).is_ok());
+        (framed && in_range()).then_some(NackEntries { bytes })
     }
 
     /// How many entries.
@@ -467,10 +489,11 @@ impl<'a> NackEntries<'a> {
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = NackEntry> + 'a {
+        // every sequence was checked when the entries were wrapped
         self.bytes.chunks_exact(frame_field::NACK_ENTRY_LEN).map(|e| NackEntry {
-            seq: be_u64(&e[0..8]),
-            first: be_u32(&e[8..12]),
-            end: be_u32(&e[12..16]),
+            seq: be_seq(&e[frame_field::NACK_ENTRY_SEQ]).unwrap_or(Seq::MAX),
+            first: be_u32(&e[frame_field::NACK_ENTRY_FIRST]),
+            end: be_u32(&e[frame_field::NACK_ENTRY_END]),
         })
     }
 }
