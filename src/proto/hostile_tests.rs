@@ -206,3 +206,203 @@ fn the_last_sequence_number_is_refused_not_wrapped() {
         assert!(rx.poll_timeout().is_some_and(|t| t > now));
     }
 }
+
+/// Collects what `rx` sends until `now`, as total bytes.
+fn drain_bytes(rx: &mut Endpoint, now: Instant) -> usize {
+    let mut n = 0;
+    while let Some(t) = rx.poll_transmit(now) {
+        n += t.contents.len();
+    }
+    n
+}
+
+/// Proves `sender` to `rx` the way an attacker can: 16 datagrams over more than 100 ms.
+fn prove(rx: &mut Endpoint, now: &mut Instant, sender: u64) {
+    for _ in 0..17 {
+        rx.handle_datagram(*now, from(), &dgram(sender, &[pair(wire::TYPE_HEARTBEAT, 1, 0)]));
+        *now += Duration::from_millis(10);
+    }
+}
+
+/// Finding 3: a sparse partial event (even fragments of 2^20) from a made-up sender, kept
+/// alive by one fragment every 20 ms, draws a bounded trickle of NACKs, and two 64 KB
+/// foreign NACK datagrams about it cost a bounded number of steps.
+#[test]
+fn a_sparse_partial_event_draws_a_trickle_of_nacks() {
+    let mut now = Instant::now();
+    let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+    prove(&mut rx, &mut now, HOSTILE);
+    let count = 1 << 20;
+    for chunk in (0..200_000u32).step_by(2).collect::<Vec<_>>().chunks(3000) {
+        let frames: Vec<Vec<u8>> = chunk.iter().map(|i| fragment(1, *i, count, b"z")).collect();
+        let d = dgram(HOSTILE, &frames);
+        let steps = feed(&mut rx, now, &d);
+        assert!(steps <= 8 * d.len() as u64, "{steps} steps for {} bytes", d.len());
+    }
+    rx.handle_datagram(now, from(), &dgram(HOSTILE, &[pair(wire::TYPE_HEARTBEAT, 2, 0)]));
+    let mut sent = 0;
+    let start = now;
+    for k in 0..500u32 {
+        now += Duration::from_millis(20);
+        rx.handle_datagram(now, from(), &dgram(HOSTILE, &[fragment(1, 200_000 + 2 * k, count, b"z")]));
+        rx.handle_timeout(now);
+        sent += drain_bytes(&mut rx, now);
+    }
+    let per_sec = sent as f64 / (now - start).as_secs_f64();
+    eprintln!("sparse partial: {per_sec:.0} bytes/s of NACKs");
+    assert!(sent > 0, "the gap is still asked for");
+    assert!(per_sec < 64_000.0, "{per_sec:.0} bytes/s of NACKs (was ≈75 MB/s)");
+    // foreign NACK datagrams listing every hole: O(log n) per entry
+    for _ in 0..2 {
+        let entries: Vec<(u64, u32, u32)> = (0..4095).map(|i| (1, 2 * i + 1, 2 * i + 2)).collect();
+        let d = dgram(55, &[nack(HOSTILE, &entries)]);
+        let steps = feed(&mut rx, now, &d);
+        assert!(steps <= 4 * d.len() as u64, "{steps} steps for a {} byte NACK", d.len());
+    }
+}
+
+/// Finding 4: one 60 KB datagram of 3,000 heartbeats, each 4,095 further ahead, after the
+/// same sender opened 1,024 best-effort partials: work bounded by the datagram's size.
+#[test]
+fn a_datagram_of_climbing_heartbeats_costs_steps_in_proportion_to_its_size() {
+    let mut now = Instant::now();
+    let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+    for s in 0..20 {
+        rx.handle_datagram(now, from(), &dgram(HOSTILE, &[event(s, "h")]));
+        now += Duration::from_millis(10);
+    }
+    for seq in 0..1024u64 {
+        let mut f = fragment(seq, 0, 2, b"zz");
+        f[1] = wire::FRAME_UNRELIABLE;
+        rx.handle_datagram(now, from(), &dgram(HOSTILE, &[f]));
+    }
+    let frames: Vec<Vec<u8>> = (1..=3000u64).map(|i| pair(wire::TYPE_HEARTBEAT, 20 + 4095 * i, 0)).collect();
+    let d = dgram(HOSTILE, &frames);
+    let steps = feed(&mut rx, now, &d);
+    eprintln!("heartbeat storm: {steps} steps for {} bytes", d.len());
+    assert!(steps <= 16 * d.len() as u64, "{steps} steps for {} bytes", d.len());
+    let s = rx.stats(now);
+    assert!(s.events_lost > 12_000_000 - 70_000, "gaps beyond the window are given up: {}", s.events_lost);
+    let mut reports = 0;
+    while rx.poll_loss().is_some() {
+        reports += 1;
+    }
+    assert!(reports <= 3000, "losses are reported as ranges: {reports}");
+    let steps = {
+        work::take();
+        rx.handle_timeout(now + Duration::from_millis(5));
+        work::take()
+    };
+    assert!(steps < 50_000, "the first NACK pass is bounded by its budget: {steps}");
+}
+
+/// Finding 5: with the reassembly budget full, each new fragment evicts in O(log n): the
+/// steps per datagram do not grow with the number of partial events held.
+#[test]
+fn eviction_costs_the_same_with_many_partials_held() {
+    let steps_with = |senders: u64| {
+        let mut config = EndpointConfig::default();
+        config.receiver.reassembly.max_bytes = (senders as usize) * 1024 * (1000 + 80) / 2;
+        let mut rx = Endpoint::new(config, RX);
+        let now = Instant::now();
+        let data = vec![7u8; 1000];
+        for s in 0..senders {
+            for seq in 0..1024u64 {
+                rx.handle_datagram(now, from(), &dgram(100 + s, &[fragment(seq, 0, 4, &data)]));
+            }
+        }
+        let mut total = 0;
+        for k in 0..10 {
+            total += feed(&mut rx, now, &dgram(100, &[fragment(2000 + k, 1, 4, &data)]));
+        }
+        total
+    };
+    let (small, large) = (steps_with(2), steps_with(32));
+    eprintln!("eviction: {small} steps with 2 senders' partials held, {large} with 32");
+    assert!(large <= small + 100, "{small} steps with 2 senders, {large} with 32");
+}
+
+/// Finding 7: seventeen forged senders with heartbeats far ahead do not switch off repair
+/// for a real sender: its lost event is repaired, not declared lost.
+#[test]
+fn forged_senders_far_ahead_leave_repair_on_for_everyone() {
+    let mut now = Instant::now();
+    let (mut a, mut rx) = (Endpoint::new(EndpointConfig::default(), LIVE), Endpoint::new(EndpointConfig::default(), RX));
+    for n in 0..3 {
+        emit(&mut a, now, &format!("e{n}"));
+    }
+    exchange(&mut a, &mut rx, now);
+    for f in 0..17u64 {
+        // 16 frames in one datagram no longer prove a sender; 16 datagrams over 100 ms do
+        let frames: Vec<Vec<u8>> = (0..16).map(|i| pair(wire::TYPE_HEARTBEAT, 1 + i, 0)).collect();
+        rx.handle_datagram(now, from(), &dgram(500 + f, &frames));
+    }
+    for f in 0..17u64 {
+        prove(&mut rx, &mut now, 500 + f);
+        for k in 1..=16u64 {
+            rx.handle_datagram(now, from(), &dgram(500 + f, &[pair(wire::TYPE_HEARTBEAT, 4095 * k, 0)]));
+        }
+    }
+    // the real sender's next event is lost once, then repaired
+    emit(&mut a, now, "e3");
+    while a.poll_transmit(now).is_some() {}
+    emit(&mut a, now, "e4");
+    let mut got = names(&mut rx, LIVE);
+    for _ in 0..200 {
+        now += Duration::from_millis(5);
+        exchange(&mut a, &mut rx, now);
+        got.extend(names(&mut rx, LIVE));
+    }
+    assert_eq!(got, ["e0", "e1", "e2", "e3", "e4"]);
+    assert_eq!(rx.stats(now).events_lost_from(LIVE), 0);
+}
+
+/// Finding 9: NACKs of a sealed receiver stay within `max_payload_size`, and events held
+/// for order by all senders together stay within `max_held_total_bytes`.
+#[test]
+fn sealed_nacks_fit_and_held_events_have_a_global_cap() {
+    use super::crypto::{Key, Keyring};
+    let ring = Keyring::new(Key::from_bytes(1, &[9; 16]).unwrap());
+    let now = Instant::now();
+    let sealing = |id: u64| super::Sealing {
+        keyring: ring.clone(),
+        nonce_base: u128::from(id) << 70,
+        wall_clock: (now, 1_700_000_000_000),
+        freshness: Duration::from_secs(60),
+    };
+    let config = EndpointConfig::default();
+    let mut a = Endpoint::with_sealing(config.clone(), LIVE, Some(sealing(LIVE)));
+    let mut rx = Endpoint::with_sealing(config.clone(), RX, Some(sealing(RX)));
+    // every other datagram is lost, so the receiver asks for ~1,500 events at once
+    let mut keep = true;
+    for n in 0..3000 {
+        emit(&mut a, now, &format!("e{n}"));
+        while let Some(t) = a.poll_transmit(now) {
+            if keep {
+                rx.handle_datagram(now, from(), &t.contents);
+            }
+            keep = !keep;
+        }
+    }
+    let later = now + Duration::from_millis(30);
+    rx.handle_timeout(later);
+    let mut nacks = 0;
+    while let Some(t) = rx.poll_transmit(later) {
+        assert!(t.contents.len() <= config.max_payload_size, "{} bytes", t.contents.len());
+        nacks += 1;
+    }
+    assert!(nacks > 1, "{nacks} NACK datagrams; {:?}", rx.stats(later));
+
+    let mut config = EndpointConfig::default();
+    config.receiver.max_held_total_bytes = 100_000;
+    let mut rx = Endpoint::new(config, RX);
+    for s in 0..8u64 {
+        rx.handle_datagram(now, from(), &dgram(300 + s, &[event(0, "first")]));
+        for seq in 2..200u64 {
+            rx.handle_datagram(now, from(), &dgram(300 + s, &[event(seq, &"n".repeat(200))]));
+        }
+        let held = rx.stats(now).held_bytes;
+        assert!(held <= 100_000, "{held} bytes held");
+    }
+    assert!(rx.stats(now).held_overflow > 0);
+}
