@@ -58,6 +58,16 @@ pub enum Error {
     /// `start` on an instance that is running.
     #[error("the instance is already running")]
     AlreadyRunning,
+    /// The arguments nest too deeply (documents and arrays inside one another).
+    #[error(
+        "arguments of event {name:?} nest more than {max} levels deep (documents and arrays inside one another, the argument list counting as one); flatten them"
+    )]
+    ArgumentsTooDeep {
+        /// Event name.
+        name: String,
+        /// The limit.
+        max: usize,
+    },
     /// The arguments could not be encoded as BSON.
     #[error("arguments cannot be encoded as BSON: {0}")]
     Encode(#[source] Box<bson::error::Error>),

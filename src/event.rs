@@ -257,6 +257,9 @@ pub(crate) fn encode_event<A: Serialize + ?Sized>(name: &str, args: &A) -> Resul
         // the wrapper is already a one-field document of the same size: key "a" becomes "0"
         _ => out[doc + 5] = b'0',
     }
+    if payload::check_args(&out[doc..]) == Err(payload::PayloadError::TooDeep) {
+        return Err(Error::ArgumentsTooDeep { name: name.to_owned(), max: payload::MAX_ARG_DEPTH });
+    }
     Ok(out)
 }
 
@@ -367,6 +370,25 @@ mod tests {
         let ev = Event::local("e", &(&r, 3u8)).unwrap();
         let (back, n): (Reading, u8) = ev.args().unwrap();
         assert_eq!((back, n), (r, 3));
+    }
+
+    /// Finding 2: arguments nesting past the limit are refused when emitted, with an error
+    /// naming the event and the limit; at the limit they go through and decode.
+    #[test]
+    fn arguments_nest_at_most_the_limit() {
+        let nest = |levels: usize| {
+            let mut v = Bson::Int32(1);
+            for _ in 0..levels {
+                v = Bson::Array(vec![v]);
+            }
+            v
+        };
+        // the argument list is level 1, so the single argument may hold MAX - 1 more
+        let ok = Event::local("deep", &(nest(payload::MAX_ARG_DEPTH - 1),)).unwrap();
+        assert_eq!(ok.args_bson().unwrap().len(), 1);
+        let err = Event::local("deep", &(nest(payload::MAX_ARG_DEPTH),)).unwrap_err();
+        assert!(matches!(err, Error::ArgumentsTooDeep { max: 64, .. }), "{err}");
+        assert!(err.to_string().contains("\"deep\"") && err.to_string().contains("64"), "{err}");
     }
 
     #[test]

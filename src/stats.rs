@@ -37,6 +37,11 @@ pub struct Stats {
     pub console_refused: u64,
     /// Console connections closed because of a wrong token.
     pub console_auth_failed: u64,
+    /// Console connections closed because no token came within 10 s.
+    pub console_auth_timeouts: u64,
+    /// Console connections refused because their address gave wrong tokens lately (each
+    /// wrong token doubles the lockout, from 300 ms up to 60 s).
+    pub console_locked_out: u64,
     /// Event lines a console session could not take because its client was not reading
     /// (the client is told how many; the instance never waits for a console).
     pub console_lines_dropped: u64,
@@ -66,6 +71,8 @@ impl Stats {
             console_active: get(&console.active),
             console_refused: get(&console.refused),
             console_auth_failed: get(&console.auth_failed),
+            console_auth_timeouts: get(&console.auth_timeouts),
+            console_locked_out: get(&console.locked_out),
             console_lines_dropped: get(&console.lines_dropped),
         }
     }

@@ -288,6 +288,44 @@ async fn a_token_is_asked_first_and_a_wrong_one_closes_the_session() {
     assert!(s.contains("\"console_auth_failed\":1"), "{s}");
 }
 
+/// Finding 8: silent connections hold no slot and no place for long, and wrong tokens lock
+/// the address out for doubling times across connections.
+#[tokio::test]
+async fn silence_holds_no_slot_and_guesses_lock_the_address_out() {
+    let a = instance(19308, |b| b.repl(true).repl_token("let me in")).await;
+    let addr = a.console_addr().unwrap();
+    let mut silent = Vec::new();
+    for _ in 0..9 {
+        let mut c = Client { stream: Client::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+        c.read_until("token: ").await;
+        silent.push(c);
+    }
+    // the oldest silent connections were pushed out by the newer ones
+    assert!(silent[0].closed().await.contains("newer connection from your address"));
+    let mut right = Client { stream: Client::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+    right.read_until("token: ").await;
+    right.stream.write_all(b"let me in\n").await.unwrap();
+    assert!(right.read_until("\r\n").await.contains("eventcast console on"));
+    // a wrong token: the answer waits, and meanwhile the address is locked out
+    let mut wrong = Client { stream: Client::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+    wrong.read_until("token: ").await;
+    wrong.stream.write_all(b"guess\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut locked = Client { stream: Client::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+    assert!(locked.closed().await.contains("too many wrong tokens from 127.0.0.1"));
+    assert_eq!(wrong.closed().await.trim(), "error: wrong token");
+    // the second wrong token in a row locks out for twice as long (600 ms)
+    let mut again = Client { stream: Client::raw(addr).await, pending: Vec::new(), prompt: String::new() };
+    again.read_until("token: ").await;
+    again.stream.write_all(b"guess 2\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(again.closed().await.trim(), "error: wrong token");
+    assert!(started.elapsed() >= Duration::from_millis(550), "{:?}", started.elapsed());
+    // a connection that says nothing is closed after 10 s
+    let last = silent.last_mut().unwrap();
+    assert!(timeout(Duration::from_secs(12), last.closed()).await.unwrap().contains("no token within 10 s"));
+}
+
 #[tokio::test]
 async fn nothing_a_client_types_breaks_the_session() {
     let a = instance(19306, |b| b.repl(true)).await;

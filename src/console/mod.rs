@@ -11,13 +11,14 @@
 //! never slows the instance; one that does not read for 30 s is disconnected.
 
 mod command;
+mod guard;
 mod render;
 mod session;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -48,6 +49,8 @@ pub(crate) struct ConsoleCounters {
     pub active: AtomicU64,
     pub refused: AtomicU64,
     pub auth_failed: AtomicU64,
+    pub auth_timeouts: AtomicU64,
+    pub locked_out: AtomicU64,
     pub lines_dropped: AtomicU64,
 }
 
@@ -58,6 +61,24 @@ pub(crate) struct Shared {
     pub counters: Arc<ConsoleCounters>,
     pub host: String,
     pub shutdown: watch::Receiver<bool>,
+    pub max_clients: usize,
+    /// Token attempts: pending connections and lockouts, by client address.
+    pub guard: Mutex<guard::AuthGuard>,
+}
+
+impl Shared {
+    /// Takes a session slot, if one of `max_clients` is free.
+    fn claim(&self) -> Option<Active> {
+        let max = self.max_clients as u64;
+        let active = &self.counters.active;
+        active.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).ok()?;
+        self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+        Some(Active(self.counters.clone()))
+    }
+
+    fn full_message(&self) -> String {
+        format!("error: the console already has {} sessions (repl_max_clients); try later\r\n", self.max_clients)
+    }
 }
 
 /// A running console; dropping it closes the listener and every session.
@@ -99,19 +120,27 @@ pub(crate) fn spawn(
     let bound = listener.local_addr().map_err(Error::io("reading the console's address"))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let host = hostname();
-    let shared = Arc::new(Shared { ec, token, counters, host, shutdown: shutdown_rx });
-    tokio::spawn(accept_loop(listener, shared, max_clients, log.clone()).with_subscriber(log));
+    let guard = Mutex::new(guard::AuthGuard::default());
+    let shared = Arc::new(Shared { ec, token, counters, host, shutdown: shutdown_rx, max_clients, guard });
+    tokio::spawn(accept_loop(listener, shared, log.clone()).with_subscriber(log));
     Ok(Console { addr: bound, shutdown })
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, max_clients: usize, log: tracing::Dispatch) {
+/// Writes `msg` to a refused client (for at most a second) and closes it.
+fn refuse(mut stream: tokio::net::TcpStream, msg: String) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
+    });
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, log: tracing::Dispatch) {
     let mut shutdown = shared.shutdown.clone();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => break,
             a = listener.accept() => a,
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors, say: wait rather than spin.
@@ -121,24 +150,46 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, max_clients: us
             }
         };
         let counters = &shared.counters;
-        if counters.active.load(Ordering::Relaxed) >= max_clients as u64 {
-            counters.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(target: "eventcast::repl", %peer, max_clients, "console full; connection refused");
-            tokio::spawn(async move {
-                let msg =
-                    format!("error: the console already has {max_clients} sessions (repl_max_clients); try later\r\n");
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
-            });
-            continue;
-        }
-        counters.active.fetch_add(1, Ordering::Relaxed);
-        counters.sessions.fetch_add(1, Ordering::Relaxed);
+        // With a token, a connection holds no session slot until it has given the token: it
+        // only holds one of a few places at the token prompt, for at most TOKEN_TIMEOUT.
+        let (slot, admission) = if shared.token.is_some() {
+            let admitted = shared.guard.lock().map(|mut g| g.admit(peer.ip(), Instant::now()));
+            match admitted {
+                Ok(Ok(admission)) => (None, Some(admission)),
+                Ok(Err(guard::Refusal::LockedOut(wait))) => {
+                    counters.locked_out.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "eventcast::repl", %peer, "console locked out after wrong tokens");
+                    let msg = format!(
+                        "error: too many wrong tokens from {}; try again in {:.1} s\r\n",
+                        peer.ip(),
+                        wait.as_secs_f64()
+                    );
+                    refuse(stream, msg);
+                    continue;
+                }
+                Ok(Err(guard::Refusal::TooManyPending)) | Err(_) => {
+                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "eventcast::repl", %peer, "too many console connections waiting for a token");
+                    refuse(stream, "error: too many connections are waiting to give a token; try later\r\n".into());
+                    continue;
+                }
+            }
+        } else {
+            match shared.claim() {
+                Some(active) => (Some(active), None),
+                None => {
+                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "eventcast::repl", %peer, max_clients = shared.max_clients, "console full; connection refused");
+                    refuse(stream, shared.full_message());
+                    continue;
+                }
+            }
+        };
         tracing::info!(target: "eventcast::repl", %peer, "console session opened");
         let shared = shared.clone();
         tokio::spawn(
             async move {
-                let _active = Active(shared.counters.clone());
-                session::run(stream, peer, &shared).await;
+                session::run(stream, peer, &shared, slot, admission).await;
                 tracing::info!(target: "eventcast::repl", %peer, "console session closed");
             }
             .with_subscriber(log.clone()),
@@ -147,7 +198,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, max_clients: us
 }
 
 /// Counts a session as active until it ends, however it ends.
-struct Active(Arc<ConsoleCounters>);
+pub(crate) struct Active(Arc<ConsoleCounters>);
 
 impl Drop for Active {
     fn drop(&mut self) {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -14,7 +14,8 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 use super::command::{self, Command, KeysCommand};
-use super::{ConsoleCounters, Shared, render};
+use super::guard::{Admission, FIRST_LOCKOUT, TOKEN_TIMEOUT};
+use super::{Active, ConsoleCounters, Shared, render};
 use crate::emitter::ListenerId;
 use crate::eventcast::Eventcast;
 use crate::options::Encryption;
@@ -25,8 +26,6 @@ pub(crate) const MAX_LINE: usize = 64 * 1024;
 pub(crate) const OUTPUT_QUEUE: usize = 256;
 /// A client that takes longer than this to accept output is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The pause before answering a wrong token, to slow guessing.
-const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 enum LineRead {
     Line(String),
@@ -111,14 +110,20 @@ pub fn fuzz_line(raw: &[u8]) {
 }
 
 /// Serves one connection until the client quits or goes away, or the console shuts down.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    slot: Option<Active>,
+    admission: Option<Admission>,
+) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (out, out_rx) = mpsc::channel(OUTPUT_QUEUE);
     let unshown = Arc::new(AtomicU64::new(0));
     let writer = tokio::spawn(write_loop(wr, out_rx, unshown.clone()));
-    let mut session = Session { shared, out, unshown, listeners: Vec::new(), prompt: true, peer };
-    session.serve(BufReader::new(rd)).await;
+    let mut session = Session { shared, out, unshown, listeners: Vec::new(), prompt: true, peer, slot };
+    session.serve(BufReader::new(rd), admission).await;
     if let Some(ec) = shared.ec.upgrade() {
         for (_, id) in session.listeners.drain(..) {
             ec.off(id);
@@ -157,6 +162,8 @@ struct Session<'a> {
     listeners: Vec<(String, ListenerId)>,
     prompt: bool,
     peer: SocketAddr,
+    /// The session slot, taken once the token (if any) was right.
+    slot: Option<Active>,
 }
 
 impl Session<'_> {
@@ -165,24 +172,53 @@ impl Session<'_> {
         text.is_empty() || self.out.send(text).await.is_ok()
     }
 
-    async fn serve<R: AsyncBufRead + Unpin>(&mut self, mut reader: R) {
+    async fn serve<R: AsyncBufRead + Unpin>(&mut self, mut reader: R, admission: Option<Admission>) {
         let mut shutdown = self.shared.shutdown.clone();
         let mut buf = Vec::new();
-        if let Some(token) = &self.shared.token {
+        if let (Some(token), Some((id, kicked))) = (&self.shared.token, admission) {
+            let ip = self.peer.ip();
             if !self.say(format!("{}\r\ntoken: ", super::NEEDS_TOKEN)).await {
+                let _ = self.shared.guard.lock().map(|mut g| g.finish(ip, id, Instant::now(), None));
                 return;
             }
             let typed = tokio::select! {
-                r = read_line(&mut reader, &mut buf) => r,
-                _ = shutdown.changed() => return,
+                r = tokio::time::timeout(TOKEN_TIMEOUT, read_line(&mut reader, &mut buf)) => Some(r),
+                _ = shutdown.changed() => None,
+                _ = kicked => {
+                    let _ = self.say("\r\nerror: a newer connection from your address took this one's place\r\n").await;
+                    None
+                }
             };
-            let ok = matches!(&typed, Ok(LineRead::Line(t)) if bool::from(t.as_bytes().ct_eq(token.0.as_bytes())));
-            if !ok {
-                self.shared.counters.auth_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(target: "eventcast::repl", peer = %self.peer, "console client gave a wrong token");
-                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
-                let _ = self.say("error: wrong token\r\n").await;
-                return;
+            let right = match &typed {
+                Some(Ok(Ok(LineRead::Line(t)))) => Some(bool::from(t.as_bytes().ct_eq(token.0.as_bytes()))),
+                Some(Ok(Ok(LineRead::TooLong))) => Some(false),
+                _ => None,
+            };
+            let delay = self.shared.guard.lock().map_or(FIRST_LOCKOUT, |mut g| g.finish(ip, id, Instant::now(), right));
+            let counters = &self.shared.counters;
+            match (right, typed) {
+                (Some(true), _) => {}
+                (Some(false), _) => {
+                    counters.auth_failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "eventcast::repl", peer = %self.peer, "console client gave a wrong token");
+                    tokio::time::sleep(delay).await;
+                    let _ = self.say("error: wrong token\r\n").await;
+                    return;
+                }
+                (None, Some(Err(_))) => {
+                    counters.auth_timeouts.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.say(format!("\r\nerror: no token within {} s\r\n", TOKEN_TIMEOUT.as_secs())).await;
+                    return;
+                }
+                (None, _) => return,
+            }
+            match self.shared.claim() {
+                Some(active) => self.slot = Some(active),
+                None => {
+                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.say(self.shared.full_message()).await;
+                    return;
+                }
             }
         }
         let greeting = format!("{}{}; type help for the commands\r\n", super::GREETING, self.shared.host);

@@ -327,7 +327,8 @@ fn eviction_costs_the_same_with_many_partials_held() {
 #[test]
 fn forged_senders_far_ahead_leave_repair_on_for_everyone() {
     let mut now = Instant::now();
-    let (mut a, mut rx) = (Endpoint::new(EndpointConfig::default(), LIVE), Endpoint::new(EndpointConfig::default(), RX));
+    let (mut a, mut rx) =
+        (Endpoint::new(EndpointConfig::default(), LIVE), Endpoint::new(EndpointConfig::default(), RX));
     for n in 0..3 {
         emit(&mut a, now, &format!("e{n}"));
     }

@@ -10,6 +10,10 @@ pub const NAME: usize = 2;
 pub const MAX_NAME_LEN: usize = 1024;
 /// The smallest well-framed BSON document (`05 00 00 00 00`).
 pub const MIN_BSON_DOC: usize = 5;
+/// How deep arguments may nest: documents and arrays inside one another, the argument
+/// list itself counting as the first level. BSON decoders (and serde) recurse once per
+/// level, so a deeper event could exhaust a listener's stack; it is refused instead.
+pub const MAX_ARG_DEPTH: usize = 64;
 
 /// Why a payload is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +22,44 @@ pub enum PayloadError {
     NameLength(usize),
     /// The name is not UTF-8, a length disagrees, or the arguments are not one BSON document.
     Malformed,
+    /// The arguments nest deeper than [`MAX_ARG_DEPTH`] levels.
+    TooDeep,
+}
+
+/// Checks, without recursion, that `doc` is a well-formed BSON document whose documents and
+/// arrays nest at most [`MAX_ARG_DEPTH`] levels deep (`doc` itself is level 1). Every
+/// element's framing is checked on the way; the work is one step per element.
+///
+/// ```
+/// use eventcast::proto::payload::{check_args, PayloadError, MAX_ARG_DEPTH};
+/// let mut doc = bson::doc! {};
+/// for _ in 1..MAX_ARG_DEPTH { doc = bson::doc! { "0": doc }; }
+/// assert_eq!(check_args(&bson::serialize_to_vec(&doc).unwrap()), Ok(()));
+/// let deeper = bson::doc! { "0": doc };
+/// assert_eq!(check_args(&bson::serialize_to_vec(&deeper).unwrap()), Err(PayloadError::TooDeep));
+/// ```
+pub fn check_args(doc: &[u8]) -> Result<(), PayloadError> {
+    use bson::raw::{RawBsonRef, RawDocument};
+    let root = RawDocument::from_bytes(doc).map_err(|_| PayloadError::Malformed)?;
+    let mut stack = vec![root.iter_elements()];
+    while let Some(level) = stack.last_mut() {
+        let Some(element) = level.next() else {
+            stack.pop();
+            continue;
+        };
+        let value = element.and_then(|e| e.value()).map_err(|_| PayloadError::Malformed)?;
+        let nested = match value {
+            RawBsonRef::Document(d) => d.iter_elements(),
+            RawBsonRef::Array(a) => a.iter_elements(),
+            RawBsonRef::JavaScriptCodeWithScope(c) => c.scope.iter_elements(),
+            _ => continue,
+        };
+        if stack.len() >= MAX_ARG_DEPTH {
+            return Err(PayloadError::TooDeep);
+        }
+        stack.push(nested);
+    }
+    Ok(())
 }
 
 /// Where the parts of a valid payload are.
@@ -38,9 +80,9 @@ pub struct PayloadView {
 }
 
 impl PayloadView {
-    /// Checks the framing of `bytes`: name length in range, UTF-8 name, and one BSON document
-    /// whose length prefix matches the rest and which ends with a NUL byte. The document's
-    /// elements are checked only when the arguments are read.
+    /// Checks `bytes`: name length in range, UTF-8 name, and one well-formed BSON document of
+    /// arguments nesting at most [`MAX_ARG_DEPTH`] levels ([`check_args`]), so that no
+    /// reader of the arguments can be made to recurse without bound.
     pub fn parse(bytes: &[u8]) -> Result<Self, PayloadError> {
         if bytes.len() < NAME {
             return Err(PayloadError::Malformed);
@@ -65,6 +107,7 @@ impl PayloadView {
         if declared != doc.len() || doc[doc.len() - 1] != 0 {
             return Err(PayloadError::Malformed);
         }
+        check_args(doc)?;
         Ok(PayloadView { name, args })
     }
 
@@ -121,6 +164,38 @@ mod tests {
         let mut bad_len = out.clone();
         bad_len[3] = 6;
         assert_eq!(PayloadView::parse(&bad_len), Err(PayloadError::Malformed));
+    }
+
+    /// Nesting 6,000 levels (the report's 48 KB event) is refused without recursion, as
+    /// arrays, documents or code-with-scope, and a deep document with a broken tail too.
+    #[test]
+    fn deep_arguments_are_refused_without_recursion() {
+        for kind in [0x03u8, 0x04] {
+            // {"0": {"0": … {} … }} built as bytes: each level is len, type, "0\0", inner, 0
+            let mut doc = EMPTY.to_vec();
+            for _ in 0..6_000 {
+                let mut outer = Vec::with_capacity(doc.len() + 8);
+                outer.extend_from_slice(&((doc.len() + 8) as u32).to_le_bytes());
+                outer.extend_from_slice(&[kind, b'0', 0]);
+                outer.extend_from_slice(&doc);
+                outer.push(0);
+                doc = outer;
+            }
+            assert_eq!(check_args(&doc), Err(PayloadError::TooDeep));
+            let mut out = Vec::new();
+            encode("deep", &doc, &mut out).unwrap();
+            assert_eq!(PayloadView::parse(&out), Err(PayloadError::TooDeep));
+        }
+        let code = bson::Bson::JavaScriptCodeWithScope(bson::JavaScriptCodeWithScope {
+            code: "x".into(),
+            scope: bson::doc! { "a": { "b": 1 } },
+        });
+        let doc = bson::serialize_to_vec(&bson::doc! { "0": code }).unwrap();
+        assert_eq!(check_args(&doc), Ok(()));
+        let mut broken = bson::serialize_to_vec(&bson::doc! { "0": { "1": "x" } }).unwrap();
+        let n = broken.len();
+        broken[n - 8] = 0x7f; // the string's length, pointing past the end
+        assert_eq!(check_args(&broken), Err(PayloadError::Malformed));
     }
 
     proptest! {

@@ -52,6 +52,8 @@ pub struct DropCounters {
     pub malformed: u64,
     /// Frames naming a sequence number at or beyond 2^63 (no sender gets there).
     pub out_of_range: u64,
+    /// Events whose arguments nest deeper than 64 levels (refused before any decoding).
+    pub too_deep: u64,
     /// Frames of a type this version does not know (skipped).
     pub unknown_frame: u64,
     /// Events or fragments already delivered or already held.
@@ -161,4 +163,14 @@ pub struct Stats {
     pub dropped: DropCounters,
     /// Every sender heard from.
     pub peer_table: Vec<PeerStats>,
+}
+
+impl DropCounters {
+    /// Counts a refused event payload under its reason.
+    pub fn count_payload_error(&mut self, e: &super::payload::PayloadError) {
+        match e {
+            super::payload::PayloadError::TooDeep => self.too_deep += 1,
+            _ => self.malformed += 1,
+        }
+    }
 }

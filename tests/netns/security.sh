@@ -83,6 +83,22 @@ flood() {
     [ "$n" = 1000 ] && [ "$peak" -lt $((256 * 1024)) ]
 }
 
+# the attacks of issue 10 against a plaintext listener that prints every event: it survives,
+# counts them, and still delivers what comes next
+hostile_sample() {
+    listen h2 hostile "${NET[@]}" --count 2 --timeout 20 --stats || return 1
+    on h1 emit "${NET[@]}" before '"x"' || return 1
+    attack h3 hostile || return 1
+    sleep 0.5
+    on h1 emit "${NET[@]}" after '"x"' || return 1
+    finish hostile || { tail -n 3 "$WORK/hostile.err"; return 1; }
+    grep -q '"event":"after"' "$WORK/hostile.out" || return 1
+    ! grep -q '"event":"deep"' "$WORK/hostile.out" || return 1
+    echo "     hostile: out_of_range $(stat hostile out_of_range), too_deep $(stat hostile too_deep), implausible $(stat hostile implausible)"
+    [ "$(stat hostile out_of_range)" -ge 1 ] && [ "$(stat hostile too_deep)" -ge 1 ]
+}
+
+check "issue 10's attacks (end of sequence space, deep BSON, sparse partial, heartbeat storm): survived, counted" hostile_sample
 check "wrong key: nothing delivered, counted as forged" wrong_key
 check "no key: nothing delivered, counted as sealed_without_key" no_key
 check "captured packets replayed or tampered, plaintext injected: nothing delivered, all counted" replay_tamper_inject

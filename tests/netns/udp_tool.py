@@ -87,6 +87,44 @@ def flood(group, port, iface, count, path):
             pass
 
 
+def frame(kind, body, flags=0):
+    return bytes([kind, flags]) + struct.pack(">H", len(body)) + body
+
+
+def dgram(sender_id, *frames):
+    return b"EC\x01\x00" + struct.pack(">Q", sender_id) + b"".join(frames)
+
+
+def deep_args(levels):
+    """A BSON document nesting `levels` documents: {"0": {"0": ... {} ...}}."""
+    doc = b"\x05\x00\x00\x00\x00"
+    for _ in range(levels):
+        doc = struct.pack("<I", len(doc) + 8) + b"\x03" + b"0\x00" + doc + b"\x00"
+    return doc
+
+
+def hostile(group, port, iface):
+    """A sample of the attacks of issue 10 (docs/SECURITY.md, "Findings fixed")."""
+    s = sender(iface)
+    send = lambda d: s.sendto(d, (group, port))
+    # 1. an EVENT with sequence 2^64-1 from a new sender (the report's 32 bytes)
+    send(bytes.fromhex("45430100" "1111111111111111" "01000010" "ffffffffffffffff" "0001" "78" "0500000000"))
+    # 2. arguments nesting 6,000 levels, as 1,024-byte fragments
+    name = b"deep"
+    payload = struct.pack(">H", len(name)) + name + deep_args(6000)
+    chunk = 1024 - 12 - 20
+    parts = [payload[i:i + chunk] for i in range(0, len(payload), chunk)]
+    for i, part in enumerate(parts):
+        send(dgram(0xDEE9, frame(0x02, struct.pack(">QII", 0, i, len(parts)) + part)))
+    # 3. a sparse partial event (even fragments of 2^20), then a heartbeat
+    for base in range(0, 40_000, 6_000):
+        frames = [frame(0x02, struct.pack(">QII", 1, i, 1 << 20) + b"z") for i in range(base, base + 6_000, 2)]
+        send(dgram(0x5BA55, *frames))
+    send(dgram(0x5BA55, frame(0x10, struct.pack(">QQ", 2, 0))))
+    # 4. one 60 KB datagram of 3,000 heartbeats climbing by 4,095
+    send(dgram(0xBEA7, *[frame(0x10, struct.pack(">QQ", 4095 * i, 0)) for i in range(1, 3001)]))
+
+
 def main():
     cmd, group, port, iface = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     rest = sys.argv[5:]
@@ -98,6 +136,8 @@ def main():
         replay(group, port, iface, rest[0], tamper=True)
     elif cmd == "inject-plain":
         inject_plain(group, port, iface)
+    elif cmd == "hostile":
+        hostile(group, port, iface)
     elif cmd == "flood":
         flood(group, port, iface, int(rest[0]), rest[1] if len(rest) > 1 else None)
     else:

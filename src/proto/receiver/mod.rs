@@ -275,9 +275,9 @@ impl Incoming {
                 }
             }
         };
-        let Ok(view) = PayloadView::parse(&payload) else {
-            stats.dropped.malformed += 1;
-            return;
+        let view = match PayloadView::parse(&payload) {
+            Ok(view) => view,
+            Err(e) => return stats.dropped.count_payload_error(&e),
         };
         if let Some(peer) = self.peers.get_mut(&f.sender) {
             peer.best_effort.mark(f.seq);

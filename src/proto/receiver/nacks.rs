@@ -193,10 +193,4 @@ impl Incoming {
         peer.nack_at = peer.gaps.next_due();
         (entries, spent)
     }
-
-    /// Whether `sender` has gaps or held events (for tests and gauges).
-    #[cfg(test)]
-    pub(crate) fn gap_ranges(&self, sender: u64) -> usize {
-        self.peers.get(&sender).map_or(0, |p| p.gaps.len())
-    }
 }

@@ -118,11 +118,11 @@ impl Incoming {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
-        let Ok(view) = PayloadView::parse(&payload) else {
+        let view = match PayloadView::parse(&payload) {
+            Ok(view) => view,
             // Corrupt or forged: not done, so it is asked for again like a lost one (and
             // reported lost if no good copy comes).
-            stats.dropped.malformed += 1;
-            return;
+            Err(e) => return stats.dropped.count_payload_error(&e),
         };
         peer.done.mark(seq);
         if peer.gaps.arrived(seq) {
