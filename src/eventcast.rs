@@ -273,20 +273,21 @@ impl Eventcast {
     }
 
     fn change_keyring(&self, f: impl FnOnce(&mut Keyring) -> std::result::Result<(), KeyringError>) -> Result<()> {
-        let updated = {
-            let mut guard = self.inner.keyring.lock().unwrap_or_else(|p| p.into_inner());
-            let ring = guard.as_mut().ok_or_else(|| {
-                Error::invalid(
-                    "key",
-                    "<none>",
-                    "encryption is off for this instance: give a key or passphrase in the options",
-                )
-            })?;
-            f(ring).map_err(|e| Error::invalid("key id", e.id(), e.to_string()))?;
-            ring.clone()
-        };
-        if let Some(r) = self.lock_running().as_ref() {
-            let _ = r.control.send(task::Control::SetKeyring(updated));
+        // Both locks are held until the driver has the new keyring, so that concurrent
+        // changes reach it in the order they were made; the order (running, then keyring)
+        // is the one `start` takes them in.
+        let running = self.lock_running();
+        let mut guard = self.inner.keyring.lock().unwrap_or_else(|p| p.into_inner());
+        let ring = guard.as_mut().ok_or_else(|| {
+            Error::invalid(
+                "key",
+                "<none>",
+                "encryption is off for this instance: give a key or passphrase in the options",
+            )
+        })?;
+        f(ring).map_err(|e| Error::invalid("key id", e.id(), e.to_string()))?;
+        if let Some(r) = running.as_ref() {
+            let _ = r.control.send(task::Control::SetKeyring(ring.clone()));
         }
         Ok(())
     }

@@ -26,6 +26,11 @@ fn datagram_corpus() {
 }
 
 #[test]
+fn args_corpus() {
+    assert!(replay("args", fuzz_entry::args) > 0);
+}
+
+#[test]
 fn sealed_corpus() {
     assert!(replay("sealed", fuzz_entry::sealed) > 0);
 }
@@ -69,7 +74,23 @@ fn write_seed_corpus() {
             std::fs::write(dir.join(format!("seed-{i}")), item).unwrap();
         }
     };
-    write("datagram", seed_traffic(None));
+    // the datagram target reads length-prefixed datagrams: all of them in one input, and each
+    let framed = |ds: &[Vec<u8>]| -> Vec<u8> {
+        ds.iter().flat_map(|d| [&(d.len() as u16).to_le_bytes()[..], d].concat()).collect()
+    };
+    let plain = seed_traffic(None);
+    let mut seeds: Vec<Vec<u8>> = plain.iter().map(|d| framed(std::slice::from_ref(d))).collect();
+    seeds.push(framed(&plain));
+    write("datagram", seeds);
+    let deep = (0..70).fold(eventcast::bson::doc! {}, |d, _| eventcast::bson::doc! { "0": d });
+    write(
+        "args",
+        vec![
+            eventcast::bson::serialize_to_vec(&eventcast::bson::doc! { "0": 1, "1": [1, "x", { "a": null }] }).unwrap(),
+            eventcast::bson::serialize_to_vec(&deep).unwrap(),
+        ],
+    );
+    write("traffic", vec![vec![1, 2, 0, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 4, 2, 1, 0, 0, 1, 50, 0, 0, 0]]);
     let sealing = Sealing {
         keyring: Keyring::new(Key::from_bytes(1, &FUZZ_KEY).unwrap()),
         nonce_base: 99,

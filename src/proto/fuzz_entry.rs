@@ -23,15 +23,54 @@ fn drain(e: &mut Endpoint, now: Instant) {
     assert!(s.reassembly_bytes <= 64 << 20 && s.peers <= 1024, "bounds broken: {s:?}");
 }
 
-/// Bytes split at `0xff` into datagrams for a plaintext core.
+/// Splits `data` into datagrams: each is a 2-byte little-endian length and that many bytes
+/// (the last takes what is left), so every byte value can appear in a datagram and every
+/// sequence of datagrams can be produced.
+pub fn framed(data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 2 && out.len() < 64 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+        let body = &rest[2..];
+        let take = len.min(body.len());
+        out.push(&body[..take]);
+        rest = &body[take..];
+    }
+    out
+}
+
+/// Length-prefixed datagrams ([`framed`]) for a plaintext core, a millisecond apart.
 pub fn datagram(data: &[u8]) {
-    let now = Instant::now();
+    let t0 = Instant::now();
     let mut e = Endpoint::new(EndpointConfig::default(), 1);
-    for chunk in data.split(|b| *b == 0xff).take(64) {
-        e.handle_datagram(now, FROM, chunk);
+    let mut now = t0;
+    for d in framed(data) {
+        e.handle_datagram(now, FROM, d);
+        e.handle_timeout(now);
+        while e.poll_transmit(now).is_some() {}
+        now += Duration::from_millis(1);
     }
     drain(&mut e, now);
 }
+
+/// Bytes as the BSON arguments of an event: checked ([`super::payload::check_args`]) and,
+/// when accepted, read every way a listener can (values, serde, JSON), which must not
+/// recurse past the depth limit or panic.
+pub fn args(data: &[u8]) {
+    let mut p = Vec::new();
+    if super::payload::encode("fuzz", data, &mut p).is_err() {
+        return;
+    }
+    let Ok(ev) = crate::Event::from_payload(p, crate::SenderId(0), None, 0) else { return };
+    let _ = ev.args_bson();
+    let _ = ev.args::<Vec<bson::Bson>>();
+    let _ = ev.arg::<bson::Bson>(0);
+    let _ = ev.to_json();
+}
+
+/// A fuzzer-chosen history of a small network; see [`super::fuzz_traffic`].
+#[cfg(feature = "fuzzing")]
+pub use super::fuzz_traffic::traffic;
 
 /// Bytes as one datagram for an encrypting core (decrypt, check replay and freshness, parse).
 pub fn sealed(data: &[u8]) {

@@ -11,6 +11,9 @@ pub mod endpoint;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzz_entry;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz_traffic;
 mod idhash;
 pub mod payload;
 pub mod reassembly;
