@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The test command: every suite, on loopback inside a fresh network namespace when we are
 # root (so no packet can leave the machine), then the multi-host namespace suites, which run
-# the release build of the CLI.
+# the release build of the CLI with overflow checks (profile `checked`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --all-targets --locked          # fetches crates while the network is still there
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
-    cargo build --release --locked --bin eventcast
+    cargo build --profile checked --locked --bin eventcast     # release, overflow checked
     unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc'
-    export EVENTCAST_BIN=$PWD/target/release/eventcast
+    export EVENTCAST_BIN=$PWD/target/checked/eventcast
     unshare --net bash tests/netns/run.sh
     unshare --net bash tests/netns/lossy.sh
     unshare --net bash tests/netns/security.sh
