@@ -215,7 +215,12 @@ impl Reassembler {
         let new_cost = cost + if self.partials.contains_key(&key) { 0 } else { PARTIAL_OVERHEAD };
         while self.total_bytes + new_cost > self.limits.max_bytes {
             let oldest = self.by_age.values().find(|k| **k != key).copied();
-            let Some(victim) = oldest else { break };
+            let Some(victim) = oldest else {
+                // this event alone would pass the budget
+                self.remove(&key);
+                stats.dropped.oversize += 1;
+                return Outcome::Oversize;
+            };
             work::charge(1);
             self.remove(&victim);
             stats.dropped.reassembly_evicted += 1;

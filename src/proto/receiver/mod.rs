@@ -217,8 +217,11 @@ impl Incoming {
             return self.handle_best_effort(now, f, stats);
         }
         let repair = f.flags & wire::FRAME_RETRANSMIT != 0;
-        if repair && !self.peers.get(&f.sender).is_some_and(|p| p.anchored) {
-            return; // a repair someone else asked for, from before we joined
+        if repair && !self.peers.get(&f.sender).is_some_and(|p| p.anchored && f.seq < p.known_end) {
+            // a repair someone else asked for, from before we joined — or of an event we
+            // never heard of: only a NACK of ours, for what we know was sent, needs one
+            stats.dropped.implausible += u64::from(self.peers.get(&f.sender).is_some_and(|p| p.anchored));
+            return;
         }
         if self.implausible_jump(f.sender, f.seq, stats) {
             return;

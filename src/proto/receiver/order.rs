@@ -223,9 +223,9 @@ impl Incoming {
     fn report_lost(&mut self, sender: u64, first: u64, last: u64, stats: &mut Stats) {
         work::charge(1);
         let count = last - first + 1;
-        stats.events_lost += count;
+        stats.events_lost = stats.events_lost.saturating_add(count);
         if let Some(peer) = self.peers.get_mut(&sender) {
-            peer.stats.events_lost += count;
+            peer.stats.events_lost = peer.stats.events_lost.saturating_add(count);
         }
         self.reassembly.forget(sender, first..=last);
         let full = self.losses.len() >= self.config.max_delivery_queue;
