@@ -106,8 +106,10 @@ impl Event {
         Self::from_payload(bytes, SenderId(0), None, 0)
     }
 
+    /// An event from a payload [`encode_event`] made (its arguments' depth already checked,
+    /// so only the framing is read again).
     pub(crate) fn from_payload(bytes: Vec<u8>, sender: SenderId, from: Option<SocketAddr>, seq: u64) -> Result<Self> {
-        let view = PayloadView::parse(&bytes).map_err(|_| {
+        let view = PayloadView::parse_framing(&bytes).map_err(|_| {
             Error::Encode(Box::new(bson::error::Error::from(std::io::Error::other("encoded event does not parse"))))
         })?;
         Ok(Event::new(Bytes::from(bytes), view, sender, from, seq))

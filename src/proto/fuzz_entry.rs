@@ -58,7 +58,7 @@ pub fn datagram(data: &[u8]) {
 /// recurse past the depth limit or panic.
 pub fn args(data: &[u8]) {
     let mut p = Vec::new();
-    if super::payload::encode("fuzz", data, &mut p).is_err() {
+    if super::payload::encode("fuzz", data, &mut p).is_err() || super::payload::PayloadView::parse(&p).is_err() {
         return;
     }
     let Ok(ev) = crate::Event::from_payload(p, crate::SenderId(0), None, 0) else { return };

@@ -84,6 +84,14 @@ impl PayloadView {
     /// arguments nesting at most [`MAX_ARG_DEPTH`] levels ([`check_args`]), so that no
     /// reader of the arguments can be made to recurse without bound.
     pub fn parse(bytes: &[u8]) -> Result<Self, PayloadError> {
+        let view = Self::parse_framing(bytes)?;
+        check_args(view.args(bytes))?;
+        Ok(view)
+    }
+
+    /// Checks the framing only (name, and the arguments' length prefix and final NUL), for
+    /// payloads this crate encoded itself, whose arguments `emit` already checked.
+    pub fn parse_framing(bytes: &[u8]) -> Result<Self, PayloadError> {
         if bytes.len() < NAME {
             return Err(PayloadError::Malformed);
         }
@@ -107,7 +115,6 @@ impl PayloadView {
         if declared != doc.len() || doc[doc.len() - 1] != 0 {
             return Err(PayloadError::Malformed);
         }
-        check_args(doc)?;
         Ok(PayloadView { name, args })
     }
 
