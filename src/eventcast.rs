@@ -13,6 +13,8 @@ use crate::builder::Builder;
 use crate::console::{self, Console, ConsoleCounters};
 use crate::driver::echo_filter::OwnMarker;
 use crate::driver::{socket, task};
+use crate::emitter::dispatcher;
+use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::emitter::{EventStream, ListenerId, Listeners, LossSink, LossStream, Pattern, Sink};
 use crate::error::{Error, Result};
 use crate::event::{self, Event, Loss, SenderId};
@@ -40,6 +42,8 @@ struct Running {
     commands: mpsc::Sender<task::Emit>,
     control: mpsc::UnboundedSender<task::Control>,
     task: JoinHandle<()>,
+    /// The hand-over to this run's dispatcher thread.
+    queue: Arc<DeliveryQueue>,
     sender: SenderId,
     local: SocketAddr,
 }
@@ -58,6 +62,14 @@ struct Inner {
     console: Mutex<Option<Console>>,
     console_counters: Arc<ConsoleCounters>,
     gate: std::sync::OnceLock<tracing::Dispatch>,
+}
+
+/// What `emit` needs of the running instance.
+struct SendPath {
+    commands: mpsc::Sender<task::Emit>,
+    queue: Arc<DeliveryQueue>,
+    sender: SenderId,
+    local: SocketAddr,
 }
 
 /// A handle that does not keep the instance alive (the console's).
@@ -143,17 +155,22 @@ impl Eventcast {
         let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let (control, control_rx) = mpsc::unbounded_channel();
+        let mut core_config = config.options.endpoint_config(seed);
+        core_config.receiver.confirm_taken = true;
+        let queue = Arc::new(DeliveryQueue::new(core_config.sender.flow_timeout));
+        dispatcher::spawn(self.inner.listeners.clone(), queue.clone(), tokio::runtime::Handle::current(), self.gate())
+            .map_err(Error::io("starting the dispatcher thread"))?;
         let driver = task::Driver {
-            core: Endpoint::with_sealing(config.options.endpoint_config(seed), sender.0, sealing),
+            core: Endpoint::with_sealing(core_config, sender.0, sealing),
             socket,
             destination: config.destination,
             commands: rx,
             control: control_rx,
-            listeners: self.inner.listeners.clone(),
+            queue: queue.clone(),
             send_errors: 0,
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
-        *running = Some(Running { commands, control, task, sender, local });
+        *running = Some(Running { commands, control, task, queue, sender, local });
         self.inner.state.send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
         Ok(())
@@ -292,8 +309,13 @@ impl Eventcast {
         Ok(())
     }
 
-    /// Sends what is queued, leaves the group and closes the socket. Stopping a stopped
-    /// instance does nothing.
+    /// Sends what is queued, leaves the group and closes the socket, then lets the
+    /// listeners take what was received before (unless they took nothing for
+    /// `flow_timeout`: what is left is then dropped and counted in
+    /// `stats().dispatch_abandoned`). Subscriptions made with [`Eventcast::subscribe`] and
+    /// [`Eventcast::losses`] end (`recv` gives `None` once they are read to the end);
+    /// callbacks and [`Eventcast::subscribe_across_restarts`] stay for the next start.
+    /// Stopping a stopped instance does nothing.
     pub async fn stop(&self) -> Result<()> {
         let Some(running) = self.lock_running().take() else {
             return Ok(());
@@ -303,10 +325,37 @@ impl Eventcast {
             let _ = done.await;
         }
         let _ = running.task.await;
+        self.let_listeners_finish(&running.queue).await;
+        self.inner.listeners.with(|r| r.end_run());
         self.inner.state.send_replace(State::Stopped);
         let _log = tracing::dispatcher::set_default(&self.gate());
         tracing::info!(target: "eventcast", sender = %running.sender, "stopped");
         Ok(())
+    }
+
+    /// Waits until the dispatcher has handed everything queued to the listeners, or gives up
+    /// on them when they are stuck.
+    async fn let_listeners_finish(&self, queue: &DeliveryQueue) {
+        loop {
+            let progressed = queue.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if queue.drained() {
+                return;
+            }
+            if queue.stuck(std::time::Instant::now()) {
+                let dropped = queue.abort() as u64;
+                self.inner
+                    .listeners
+                    .counters
+                    .dispatch_abandoned
+                    .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+                let _log = tracing::dispatcher::set_default(&self.gate());
+                tracing::warn!(target: "eventcast", dropped, "stopping: the listeners took nothing for the stuck timeout; what they had not taken is dropped");
+                return;
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), progressed).await;
+        }
     }
 
     /// Whether the instance is running.
@@ -346,27 +395,76 @@ impl Eventcast {
     /// cannot take the event now. Nothing is sent then; try again later.
     pub fn try_emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
         let payload = event::encode_event(event, args)?;
-        let (commands, sender, local) = self.checked_send_path(event, &payload)?;
-        let local_event = self.local_copy(event, &payload, sender, local);
-        commands.try_send(task::Emit(payload, self.inner.config.options.delivery)).map_err(|e| match e {
+        let path = self.checked_send_path(event, &payload)?;
+        let local_event = self.local_copy(event, &payload, path.sender, path.local).transpose()?;
+        path.commands.try_send(task::Emit(payload, self.inner.config.options.delivery)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Error::Backpressure,
             mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
         })?;
         if let Some(ev) = local_event {
-            let ev = ev?;
-            tracing::dispatcher::with_default(&self.gate(), || self.inner.listeners.dispatch_now(&ev));
+            let mut queue = path.queue.lock();
+            if queue.has_room() {
+                queue.push(Item::Event { event: ev, taken: None });
+                drop(queue);
+                path.queue.notify_dispatcher();
+            } else {
+                drop(queue);
+                self.drop_local_copy(event);
+            }
         }
         Ok(())
     }
 
     async fn emit_payload(&self, name: &str, payload: Vec<u8>, mode: DeliveryMode, local: bool) -> Result<()> {
-        let (commands, sender, addr) = self.checked_send_path(name, &payload)?;
-        let local_event = if local { self.local_copy(name, &payload, sender, addr) } else { None };
-        commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
+        let path = self.checked_send_path(name, &payload)?;
+        let local_event = if local { self.local_copy(name, &payload, path.sender, path.local) } else { None };
+        path.commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
         if let Some(ev) = local_event {
-            self.inner.listeners.dispatch(&ev?).with_subscriber(self.gate()).await;
+            self.deliver_local(&path.queue, ev?).await;
         }
         Ok(())
+    }
+
+    /// Hands the local copy of an emitted event to the dispatcher and waits until the
+    /// listeners have had it, as the original's `emit` returns after calling them. It
+    /// waits for room while the listeners make progress; when they are stuck (took
+    /// nothing for `flow_timeout`) it stops waiting, and a copy that found no room is
+    /// dropped and counted (`stats().local_dropped`). A listener that emits does not
+    /// wait for its own copy.
+    async fn deliver_local(&self, queue: &DeliveryQueue, ev: Event) {
+        let in_listener = dispatcher::on_dispatcher_thread();
+        let mut ev = Some(ev);
+        let mut position = None;
+        loop {
+            let progressed = queue.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if let Some(event) = ev.take() {
+                let mut locked = queue.lock();
+                if locked.has_room() {
+                    position = Some(locked.push(Item::Event { event, taken: None }));
+                    drop(locked);
+                    queue.notify_dispatcher();
+                } else {
+                    ev = Some(event);
+                }
+            }
+            match position {
+                None if in_listener || queue.stuck(std::time::Instant::now()) || queue.is_aborted() => {
+                    return self.drop_local_copy(ev.as_ref().map_or("", |e| e.name()));
+                }
+                Some(_) if in_listener => return,
+                Some(p) if queue.done() >= p || queue.is_aborted() || queue.stuck(std::time::Instant::now()) => return,
+                _ => {}
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), progressed).await;
+        }
+    }
+
+    fn drop_local_copy(&self, name: &str) {
+        self.inner.listeners.counters.local_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _log = tracing::dispatcher::set_default(&self.gate());
+        tracing::warn!(target: "eventcast", event = name, "the local listeners are stuck: this event's local copy was dropped (sent to the network all the same)");
     }
 
     fn local_copy(&self, name: &str, payload: &[u8], sender: SenderId, local: SocketAddr) -> Option<Result<Event>> {
@@ -383,25 +481,22 @@ impl Eventcast {
         self.inner.listeners.with(|r| r.add_loss(LossSink::Callback(Arc::new(listener))))
     }
 
-    /// Loss reports as an async stream; dropping it unsubscribes.
+    /// Loss reports as an async stream; dropping it unsubscribes. It ends when the instance
+    /// stops, as [`Eventcast::subscribe`] does.
     pub fn losses(&self) -> LossStream {
         let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
-        let id = self.inner.listeners.with(|r| r.add_loss(LossSink::Stream(tx)));
+        let id = self.inner.listeners.with(|r| r.add_loss(LossSink::Stream { tx, until_stop: true }));
         LossStream::new(rx, id, Arc::downgrade(&self.inner.listeners))
     }
 
-    fn checked_send_path(
-        &self,
-        name: &str,
-        payload: &[u8],
-    ) -> Result<(mpsc::Sender<task::Emit>, SenderId, SocketAddr)> {
+    fn checked_send_path(&self, name: &str, payload: &[u8]) -> Result<SendPath> {
         let max = self.inner.config.options.max_event_size;
         if payload.len() > max {
             return Err(Error::EventTooLarge { name: name.to_owned(), size: payload.len(), max });
         }
         let running = self.lock_running();
         let r = running.as_ref().ok_or(Error::NotRunning)?;
-        Ok((r.commands.clone(), r.sender, r.local))
+        Ok(SendPath { commands: r.commands.clone(), queue: r.queue.clone(), sender: r.sender, local: r.local })
     }
 
     /// Calls `listener` for every event named `event`, or matching it as a [`Pattern`]
@@ -432,9 +527,35 @@ impl Eventcast {
     }
 
     /// The events matching `pattern` as an async stream; dropping it unsubscribes.
+    ///
+    /// It lasts for one run: made while running, until the next [`Eventcast::stop`]; made
+    /// while stopped, through the next run. When the instance stops, it gives what was
+    /// received before the stop, then `None`. A slow reader slows its senders (flow
+    /// control) but never the instance: see `stream_capacity`.
+    ///
+    /// ```no_run
+    /// # async fn f(ec: eventcast::Eventcast) -> eventcast::Result<()> {
+    /// let mut all = ec.subscribe("**")?;
+    /// ec.start().await?;
+    /// while let Some(ev) = all.recv().await {
+    ///     println!("{}", ev.name()); // ends when something calls ec.stop()
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn subscribe(&self, pattern: &str) -> Result<EventStream> {
+        self.subscribe_for(pattern, true)
+    }
+
+    /// [`Eventcast::subscribe`] for as long as the instance exists: the stream waits
+    /// through stops and restarts, and ends only when the instance is dropped (or the
+    /// stream is).
+    pub fn subscribe_across_restarts(&self, pattern: &str) -> Result<EventStream> {
+        self.subscribe_for(pattern, false)
+    }
+
+    fn subscribe_for(&self, pattern: &str, until_stop: bool) -> Result<EventStream> {
         let (tx, rx) = mpsc::channel(self.inner.config.options.stream_capacity);
-        let id = self.add(pattern, Sink::Stream(tx))?;
+        let id = self.add(pattern, Sink::Stream { tx, until_stop })?;
         Ok(EventStream::new(rx, id, Arc::downgrade(&self.inner.listeners)))
     }
 

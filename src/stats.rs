@@ -24,9 +24,19 @@ pub struct Stats {
     /// Counters of the protocol core (zero while stopped; reset by each start).
     #[serde(flatten)]
     pub protocol: proto::Stats,
-    /// Times delivery waited for a subscriber stream whose buffer was full (nothing is
-    /// dropped; only `try_emit`'s local copy is, and counted here too).
+    /// Times delivery waited for a subscriber stream whose buffer was full (on the
+    /// dispatcher thread; the protocol driver never waits for listeners).
     pub stream_overflow: u64,
+    /// Events a subscriber stream never got: the instance stopped while the stream was full
+    /// and unread for the stuck timeout.
+    pub stream_dropped: u64,
+    /// Local copies of emitted events that the listeners never got: they were stuck (took
+    /// nothing for `flow_timeout`) with the hand-over queue full, or did not take them
+    /// before the instance stopped.
+    pub local_dropped: u64,
+    /// Received events and loss reports dropped when the instance stopped because the
+    /// listeners were stuck.
+    pub dispatch_abandoned: u64,
     /// Listener calls that panicked (the panic is caught and logged).
     pub listener_panics: u64,
     /// Console sessions opened since the console started.
@@ -66,6 +76,9 @@ impl Stats {
         Stats {
             protocol,
             stream_overflow: get(&counters.stream_overflow),
+            stream_dropped: get(&counters.stream_dropped),
+            local_dropped: get(&counters.local_dropped),
+            dispatch_abandoned: get(&counters.dispatch_abandoned),
             listener_panics: get(&counters.listener_panics),
             console_sessions: get(&console.sessions),
             console_active: get(&console.active),

@@ -11,7 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{self, BATCH};
-use crate::emitter::Listeners;
+use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::event::{Event, SenderId};
 use crate::proto::crypto::Keyring;
 use crate::proto::{DeliveryMode, Endpoint, Stats};
@@ -22,8 +22,6 @@ pub(crate) const COMMAND_BATCH: usize = 1024;
 /// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
 /// commands again.
 const RECV_CALLS: usize = 4;
-/// Events handed to the listeners under one registry lock at most.
-const DISPATCH_BATCH: usize = 256;
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -49,7 +47,8 @@ pub(crate) struct Driver {
     pub destination: SocketAddr,
     pub commands: mpsc::Receiver<Emit>,
     pub control: mpsc::UnboundedReceiver<Control>,
-    pub listeners: Arc<Listeners>,
+    /// Where received events go to the listeners (the dispatcher thread).
+    pub queue: Arc<DeliveryQueue>,
     pub send_errors: u64,
 }
 
@@ -59,6 +58,8 @@ enum Wake {
     Readable(io::Result<()>),
     Timer,
     Emit(Option<Emit>),
+    /// The dispatcher took events: there is room again, and taken events to report.
+    Dispatched,
 }
 
 /// Buffers of the batched socket I/O.
@@ -68,9 +69,8 @@ struct Buffers {
     /// Datagrams the core produced that the socket has not taken yet.
     send: std::collections::VecDeque<Vec<u8>>,
     destination: SockAddr,
-    /// Received events on their way to the listeners, and the listener calls they need.
-    events: Vec<Event>,
-    calls: Vec<(usize, crate::emitter::Callback)>,
+    /// Reliable events the listeners took, to report to the core.
+    taken: Vec<(u64, u64)>,
 }
 
 impl Driver {
@@ -80,8 +80,7 @@ impl Driver {
             meta: vec![(0, None); BATCH],
             send: Default::default(),
             destination: self.destination.into(),
-            events: Vec::new(),
-            calls: Vec::new(),
+            taken: Vec::new(),
         };
         loop {
             self.flush(&mut io).await;
@@ -98,6 +97,7 @@ impl Driver {
                         ready = self.socket.readable() => Wake::Readable(ready),
                         () = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
                         emit = self.commands.recv(), if accepting => Wake::Emit(emit),
+                        () = self.queue.driver_wake.notified() => Wake::Dispatched,
                     }
                 } => other,
             };
@@ -119,6 +119,7 @@ impl Driver {
                         self.drain(&mut io).await;
                     }
                     self.drain(&mut io).await;
+                    self.hand_over(&mut io, true);
                     let _ = reply.send(());
                     break;
                 }
@@ -128,15 +129,17 @@ impl Driver {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
                     }
                     self.receive(&mut io);
-                    self.dispatch(&mut io).await;
+                    self.hand_over(&mut io, false);
                 }
                 Wake::Timer => {
                     self.core.handle_timeout(Instant::now());
-                    self.dispatch(&mut io).await;
+                    self.hand_over(&mut io, false);
                 }
                 Wake::Emit(Some(emit)) => self.handle_emits(emit),
+                Wake::Dispatched => self.hand_over(&mut io, false),
             }
         }
+        self.queue.close();
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
     }
 
@@ -191,25 +194,33 @@ impl Driver {
         }
     }
 
-    /// Hands received events and loss reports to the listeners.
-    async fn dispatch(&mut self, io: &mut Buffers) {
-        loop {
-            io.events.clear();
-            while let Some(d) = self.core.poll_event() {
-                io.events.push(Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq));
-                if io.events.len() == DISPATCH_BATCH {
-                    break;
-                }
-            }
-            if io.events.is_empty() {
-                break;
-            }
-            self.listeners.dispatch_batch(&io.events, &mut io.calls).await;
+    /// Reports what the listeners took to the core, then moves received events and loss
+    /// reports to the dispatcher while its queue has room (all of them when `stopping`);
+    /// the rest waits in the core, bounded there. Never waits.
+    fn hand_over(&mut self, io: &mut Buffers, stopping: bool) {
+        let mut queue = self.queue.lock();
+        queue.take_taken(&mut io.taken);
+        let mut pushed = false;
+        while stopping || queue.has_room() {
+            let Some(d) = self.core.poll_event() else { break };
+            let taken = d.reliable.then_some((d.sender, d.seq));
+            let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
+            queue.push(Item::Event { event, taken });
+            pushed = true;
         }
-        while let Some(loss) = self.core.poll_loss() {
+        while stopping || queue.has_room() {
+            let Some(loss) = self.core.poll_loss() else { break };
             tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");
-            self.listeners.dispatch_loss(&loss.into());
+            queue.push(Item::Loss(loss.into()));
+            pushed = true;
+        }
+        drop(queue);
+        if pushed {
+            self.queue.notify_dispatcher();
+        }
+        if !io.taken.is_empty() {
+            self.core.handle_taken(Instant::now(), io.taken.drain(..));
         }
     }
 

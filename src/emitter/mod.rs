@@ -1,6 +1,8 @@
 //! The Node-style emitter side: listeners, patterns, streams, and dispatch.
 
+pub(crate) mod dispatcher;
 mod pattern;
+pub(crate) mod queue;
 mod registry;
 mod stream;
 
@@ -8,7 +10,7 @@ use std::sync::Mutex;
 
 pub use pattern::Pattern;
 pub use registry::ListenerId;
-pub(crate) use registry::{Callback, DispatchCounters, LossSink, Sink};
+pub(crate) use registry::{DispatchCounters, LossSink, Sink};
 pub use stream::{EventStream, LossStream, Subscription};
 
 use crate::event::{Event, Loss};
@@ -37,43 +39,39 @@ impl Listeners {
         self.count.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
-    /// [`Listeners::dispatch`] for a batch of events, in order, taking the lock once per
-    /// batch (or once per full stream met). `calls` is scratch space kept by the caller.
-    pub async fn dispatch_batch(&self, events: &[Event], calls: &mut Vec<(usize, registry::Callback)>) {
+    /// Runs the listeners of each event, in order, taking the lock once per batch (or once
+    /// per full stream met). Callbacks run after the lock is released, so they may add or
+    /// remove listeners themselves. A stream whose buffer is full is waited for with
+    /// `wait_full` (the dispatcher's wait, which the instance can abort); `progress` is
+    /// called after each event. `calls` is scratch space kept by the caller.
+    pub fn dispatch_batch(
+        &self,
+        events: &[Event],
+        calls: &mut Vec<(usize, registry::Callback)>,
+        wait_full: &dyn Fn(&tokio::sync::mpsc::Sender<Event>, Event) -> bool,
+        progress: &dyn Fn(),
+    ) {
         let mut start = 0;
         while start < events.len() {
             calls.clear();
             let (done, full) = self.with(|r| r.prepare_batch(&events[start..], calls));
+            let mut last_call = 0;
             for (i, f) in calls.drain(..) {
+                if i != last_call {
+                    progress();
+                    last_call = i;
+                }
                 registry::call_one(&f, &events[start + i], &self.counters);
             }
             let last = &events[start + done - 1];
             for tx in full {
                 self.counters.stream_overflow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let _ = tx.send(last.clone()).await;
+                if !wait_full(&tx, last.clone()) {
+                    self.counters.stream_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
+            progress();
             start += done;
-        }
-    }
-
-    /// Runs every listener matching `event`. Callbacks run after the lock is released, so
-    /// they may add or remove listeners themselves. A stream whose buffer is full is waited
-    /// for: a slow reader slows this instance's delivery (and the protocol repairs what the
-    /// socket drops meanwhile) rather than losing events.
-    pub async fn dispatch(&self, event: &Event) {
-        self.dispatch_batch(std::slice::from_ref(event), &mut Vec::new()).await
-    }
-
-    /// [`Listeners::dispatch`] that never waits: a full stream misses this event (counted).
-    pub fn dispatch_now(&self, event: &Event) {
-        let mut calls = Vec::new();
-        let (_, full) = self.with(|r| r.prepare_batch(std::slice::from_ref(event), &mut calls));
-        for (_, f) in calls {
-            registry::call_one(&f, event, &self.counters);
-        }
-        if !full.is_empty() {
-            self.counters.stream_overflow.fetch_add(full.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(target: "eventcast", event = event.name(), "try_emit: a subscriber stream is full; its local copy was dropped");
         }
     }
 

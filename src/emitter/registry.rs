@@ -17,14 +17,21 @@ pub(crate) type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
 pub(crate) type LossCallback = Arc<dyn Fn(&Loss) + Send + Sync>;
 
 pub(crate) enum Sink {
-    Callback { f: Callback, once: bool },
-    Stream(mpsc::Sender<Event>),
+    Callback {
+        f: Callback,
+        once: bool,
+    },
+    /// A subscription; `until_stop` ones end when the instance stops.
+    Stream {
+        tx: mpsc::Sender<Event>,
+        until_stop: bool,
+    },
 }
 
 /// Where loss reports go.
 pub(crate) enum LossSink {
     Callback(LossCallback),
-    Stream(mpsc::Sender<Loss>),
+    Stream { tx: mpsc::Sender<Loss>, until_stop: bool },
 }
 
 struct Entry {
@@ -36,9 +43,18 @@ struct Entry {
 /// Counters of what dispatch could not do at once.
 #[derive(Debug, Default)]
 pub(crate) struct DispatchCounters {
-    /// Times delivery waited for a slow stream reader (or, from `try_emit`, dropped a local
-    /// copy for a full stream).
+    /// Times delivery waited for a slow stream reader.
     pub stream_overflow: AtomicU64,
+    /// Events a stream never got: the instance stopped while the stream was full and its
+    /// reader did not read for the stuck timeout.
+    pub stream_dropped: AtomicU64,
+    /// Local copies of emitted events the listeners never got: they were stuck (took
+    /// nothing for the stuck timeout) with the hand-over queue full, or the instance
+    /// stopped before they took them.
+    pub local_dropped: AtomicU64,
+    /// Items dropped from the hand-over queue when the instance stopped with its listeners
+    /// stuck.
+    pub dispatch_abandoned: AtomicU64,
     /// Listener calls that panicked.
     pub listener_panics: AtomicU64,
 }
@@ -84,7 +100,7 @@ impl Registry {
                 calls.push(f.clone());
                 true
             }
-            LossSink::Stream(tx) => match tx.try_send(*loss) {
+            LossSink::Stream { tx, .. } => match tx.try_send(*loss) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     counters.stream_overflow.fetch_add(1, Ordering::Relaxed);
@@ -94,6 +110,15 @@ impl Registry {
             },
         });
         calls
+    }
+
+    /// Ends the subscriptions that last until the instance stops (their streams end once
+    /// the dispatcher let go of them too); returns how many.
+    pub fn end_run(&mut self) -> usize {
+        let before = self.entries.len() + self.loss_sinks.len();
+        self.entries.retain(|e| !matches!(e.sink, Sink::Stream { until_stop: true, .. }));
+        self.loss_sinks.retain(|(_, s)| !matches!(s, LossSink::Stream { until_stop: true, .. }));
+        before - self.entries.len() - self.loss_sinks.len()
     }
 
     /// Removes the listeners added with exactly `pattern`, or all when `None`; returns how many.
@@ -169,7 +194,7 @@ impl Registry {
                     call(f.clone());
                     !*once
                 }
-                Sink::Stream(tx) => match tx.try_send(event.clone()) {
+                Sink::Stream { tx, .. } => match tx.try_send(event.clone()) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         full.push(tx.clone());
@@ -238,7 +263,7 @@ mod tests {
     fn full_stream_counts_and_panic_is_contained() {
         let (mut r, c, n) = (Registry::default(), DispatchCounters::default(), Arc::new(AtomicUsize::new(0)));
         let (tx, mut rx) = mpsc::channel(1);
-        r.add(Pattern::any(), Sink::Stream(tx));
+        r.add(Pattern::any(), Sink::Stream { tx, until_stop: true });
         r.add(Pattern::any(), Sink::Callback { f: Arc::new(|_| panic!("listener bug")), once: false });
         r.add(Pattern::any(), counting(&n, false));
         dispatch(&mut r, "x", &c);

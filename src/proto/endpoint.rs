@@ -270,6 +270,24 @@ impl Endpoint {
         self.incoming.poll_event()
     }
 
+    /// Whether received events wait in [`Endpoint::poll_event`].
+    pub fn has_events(&self) -> bool {
+        self.incoming.has_events()
+    }
+
+    /// The application took these reliable events (sender, sequence), handed out by
+    /// [`Endpoint::poll_event`]: the progress this receiver reports to their senders (flow
+    /// control) moves past them. Until then a sender is held within its flow window of
+    /// what the application took, so a slow application slows its senders instead of
+    /// losing events. Confirmations for senders forgotten since are ignored.
+    pub fn handle_taken(&mut self, now: Instant, taken: impl IntoIterator<Item = (u64, u64)>) {
+        for (sender, seq) in taken {
+            self.incoming.handle_taken(sender, seq);
+        }
+        self.incoming.schedule_status(now);
+        self.send_statuses();
+    }
+
     /// The next report of events that could not be repaired.
     pub fn poll_loss(&mut self) -> Option<Loss> {
         self.incoming.poll_loss()

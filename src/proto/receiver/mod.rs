@@ -46,6 +46,8 @@ pub struct Incoming {
     nack_budget_at: Option<Instant>,
     /// Bytes of complete events held for order, all senders together.
     held_total: usize,
+    /// Bytes of payload in `deliveries`.
+    delivery_bytes: usize,
     /// Datagrams seen so far: a sender is heard once per datagram, however many frames.
     datagrams: u64,
     /// Progress reports to send (see `status.rs`).
@@ -91,6 +93,7 @@ impl Incoming {
             nack_budget: NACK_ENTRIES_PER_SEC,
             nack_budget_at: None,
             held_total: 0,
+            delivery_bytes: 0,
             datagrams: 0,
             statuses: Vec::new(),
             status_dirty: false,
@@ -152,6 +155,8 @@ impl Incoming {
             stats: PeerStats { sender, ..PeerStats::default() },
             status_sent: 0,
             bytes_since_status: 0,
+            in_app: 0,
+            taken_end: 0,
         });
         peer.last_heard = now;
         if peer.last_datagram != self.datagrams {
@@ -163,6 +168,7 @@ impl Incoming {
             peer.anchored = true;
             peer.next_expected = start;
             peer.known_end = start;
+            peer.taken_end = start;
         }
         peer
     }
@@ -286,7 +292,14 @@ impl Incoming {
             peer.best_effort.mark(f.seq);
         }
         self.push_delivery(
-            Delivery { sender: f.sender, from: f.from, seq: f.seq, payload: Bytes::from(payload), view },
+            Delivery {
+                sender: f.sender,
+                from: f.from,
+                seq: f.seq,
+                payload: Bytes::from(payload),
+                view,
+                reliable: false,
+            },
             stats,
         );
     }
@@ -337,7 +350,23 @@ impl Incoming {
 
     /// The next event to hand to the application.
     pub fn poll_event(&mut self) -> Option<Delivery> {
-        self.deliveries.pop_front()
+        let d = self.deliveries.pop_front()?;
+        self.delivery_bytes -= d.payload.len();
+        Some(d)
+    }
+
+    /// Whether events wait in `poll_event`.
+    pub fn has_events(&self) -> bool {
+        !self.deliveries.is_empty()
+    }
+
+    /// The application took the reliable event `seq` of `sender` (handed out by
+    /// `poll_event`): the progress reported to the sender may move past it.
+    pub fn handle_taken(&mut self, sender: u64, seq: u64) {
+        let Some(peer) = self.peers.get_mut(&sender).filter(|_| self.config.confirm_taken) else { return };
+        peer.in_app = peer.in_app.saturating_sub(1);
+        peer.taken_end = peer.taken_end.max(seq.saturating_add(1));
+        self.note_progress(sender);
     }
 
     /// The next loss report.

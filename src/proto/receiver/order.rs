@@ -131,7 +131,7 @@ impl Incoming {
         }
         self.prove(now, sender, stats);
         let Some(peer) = self.peers.get_mut(&sender) else { return };
-        let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view };
+        let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view, reliable: true };
         if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
             self.push_delivery(delivery, stats);
         } else {
@@ -164,16 +164,29 @@ impl Incoming {
         self.note_progress(sender);
     }
 
+    /// Queues a complete event for the application. When the application is so far behind
+    /// that the queue is at its bound (events or bytes), a reliable event is given up on and
+    /// reported lost, never dropped silently (flow control makes this rare: senders keep
+    /// within `flow_window` of what the application took, unless it took nothing for the
+    /// flow timeout).
     pub(super) fn push_delivery(&mut self, d: Delivery, stats: &mut Stats) {
-        if self.deliveries.len() >= self.config.max_delivery_queue {
+        let len = d.payload.len();
+        let full = self.deliveries.len() >= self.config.max_delivery_queue
+            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes && !self.deliveries.is_empty());
+        if full {
             stats.dropped.delivery_queue_full += 1;
+            if d.reliable {
+                self.report_lost(d.sender, d.seq, d.seq, stats);
+            }
             return;
         }
         if let Some(peer) = self.peers.get_mut(&d.sender) {
             peer.stats.events += 1;
-            peer.bytes_since_status += d.payload.len();
+            peer.bytes_since_status += len;
+            peer.in_app += u64::from(d.reliable && self.config.confirm_taken);
         }
         stats.events_in += 1;
+        self.delivery_bytes += len;
         self.deliveries.push_back(d);
     }
 
@@ -230,7 +243,7 @@ impl Incoming {
         self.reassembly.forget(sender, first..=last);
         let full = self.losses.len() >= self.config.max_delivery_queue;
         match self.losses.back_mut() {
-            Some(l) if l.sender == sender && l.last + 1 == first => l.last = last,
+            Some(l) if l.sender == sender && l.last.checked_add(1) == Some(first) => l.last = last,
             _ if full => stats.dropped.delivery_queue_full += 1,
             _ => self.losses.push_back(Loss { sender, first, last }),
         }

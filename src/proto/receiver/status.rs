@@ -2,6 +2,8 @@
 //! one whenever a sender's stream has moved `STATUS_STEP` sequences (or `STATUS_STEP_BYTES`
 //! of events) since the last report,
 //! and within `STATUS_INTERVAL` of any other progress. Nothing is sent while nothing moves.
+//! Progress counts what the application took, not only what arrived (see `Peer::progress`),
+//! so a slow application slows the senders through their flow control.
 
 use std::time::{Duration, Instant};
 
@@ -21,13 +23,14 @@ impl Incoming {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
-        if !peer.proven || peer.next_expected <= peer.status_sent {
+        let progress = peer.progress();
+        if !peer.proven || progress <= peer.status_sent {
             return;
         }
-        if peer.next_expected >= peer.status_sent + STATUS_STEP || peer.bytes_since_status >= STATUS_STEP_BYTES {
-            peer.status_sent = peer.next_expected;
+        if progress >= peer.status_sent.saturating_add(STATUS_STEP) || peer.bytes_since_status >= STATUS_STEP_BYTES {
+            peer.status_sent = progress;
             peer.bytes_since_status = 0;
-            self.statuses.push((sender, peer.next_expected));
+            self.statuses.push((sender, progress));
         } else {
             self.status_dirty = true;
         }
@@ -48,10 +51,11 @@ impl Incoming {
         self.status_due = None;
         self.status_dirty = false;
         for (id, peer) in self.peers.iter_mut() {
-            if peer.proven && peer.next_expected > peer.status_sent {
-                peer.status_sent = peer.next_expected;
+            let progress = peer.progress();
+            if peer.proven && progress > peer.status_sent {
+                peer.status_sent = progress;
                 peer.bytes_since_status = 0;
-                self.statuses.push((*id, peer.next_expected));
+                self.statuses.push((*id, progress));
             }
         }
     }

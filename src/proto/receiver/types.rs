@@ -48,8 +48,15 @@ pub struct ReceiverConfig {
     pub max_held_bytes: usize,
     /// Complete events held for order by all senders together, in bytes.
     pub max_held_total_bytes: usize,
-    /// Received events waiting in `poll_event` before new ones are dropped.
+    /// Received events waiting in `poll_event` (the application has not taken them yet)
+    /// before new ones are given up on and reported lost.
     pub max_delivery_queue: usize,
+    /// The same bound in bytes of payload.
+    pub max_delivery_queue_bytes: usize,
+    /// Whether the application confirms the reliable events it took
+    /// (`Endpoint::handle_taken`), so that progress reports count only those. Off, an
+    /// event counts as taken when `poll_event` hands it out.
+    pub confirm_taken: bool,
     /// A sender not heard from for this long is forgotten.
     pub peer_timeout: Duration,
 }
@@ -71,6 +78,8 @@ impl Default for ReceiverConfig {
             max_held_bytes: 32 << 20,
             max_held_total_bytes: 64 << 20,
             max_delivery_queue: 65_536,
+            max_delivery_queue_bytes: 64 << 20,
+            confirm_taken: false,
             peer_timeout: Duration::from_secs(60),
         }
     }
@@ -89,6 +98,10 @@ pub struct Delivery {
     pub payload: Bytes,
     /// Where name and arguments are in `payload`.
     pub view: PayloadView,
+    /// Whether it belongs to the sender's reliable stream: the application confirms it
+    /// took such an event with `Endpoint::handle_taken`, and progress reports (STATUS) say
+    /// only what the application took.
+    pub reliable: bool,
 }
 
 /// Events of one sender that could not be repaired and were skipped.
@@ -148,6 +161,19 @@ pub(super) struct Peer {
     pub(super) status_sent: u64,
     /// Payload bytes delivered from it since then.
     pub(super) bytes_since_status: usize,
+    /// Reliable events handed out by `poll_event` that the application has not confirmed
+    /// taking yet (`handle_taken`), and the end of the highest one it did take.
+    pub(super) in_app: u64,
+    pub(super) taken_end: u64,
+}
+
+impl Peer {
+    /// What this receiver reports as its progress on the sender's stream: every sequence
+    /// below it is done *and* taken by the application. While events wait for the
+    /// application, that is the end of the last one it took; otherwise `next_expected`.
+    pub(super) fn progress(&self) -> u64 {
+        if self.in_app == 0 { self.next_expected } else { self.taken_end.min(self.next_expected) }
+    }
 }
 
 /// What one data frame carried.

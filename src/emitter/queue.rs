@@ -1,0 +1,277 @@
+//! The bounded hand-over between the driver task and the dispatcher thread.
+//!
+//! The driver moves received events and loss reports here while there is room, and leaves
+//! the rest in the protocol core (whose own queue is bounded in events and bytes). The
+//! dispatcher thread takes them in batches, runs the listeners, and reports back which
+//! reliable events the application took, so that the receiver's progress reports (flow
+//! control) count only those. Nothing here ever makes the driver wait.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::event::{Event, Loss};
+
+/// Items waiting for the dispatcher, at most.
+pub(crate) const MAX_ITEMS: usize = 1024;
+/// Bytes of event payload waiting for the dispatcher, at most (one item of any size is
+/// always let in, so an event as large as `max_event_size` still passes).
+pub(crate) const MAX_BYTES: usize = 16 << 20;
+/// Items the dispatcher takes in one go.
+pub(crate) const BATCH: usize = 256;
+
+/// Something for the listeners.
+pub(crate) enum Item {
+    /// An event; `taken` names (sender, sequence) of a reliable event from the network,
+    /// whose taking the receiver reports to its sender.
+    Event { event: Event, taken: Option<(u64, u64)> },
+    /// Events of a sender that could not be repaired.
+    Loss(Loss),
+}
+
+impl Item {
+    fn bytes(&self) -> usize {
+        match self {
+            Item::Event { event, .. } => event.encoded_len(),
+            Item::Loss(_) => 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    items: VecDeque<Item>,
+    bytes: usize,
+    /// Items ever pushed; the position of the next one.
+    pushed: u64,
+    /// Reliable events taken since the driver last looked.
+    taken: Vec<(u64, u64)>,
+    /// No more items come (the instance stops): the dispatcher ends once it is empty.
+    closed: bool,
+}
+
+/// See the module documentation.
+pub(crate) struct DeliveryQueue {
+    state: Mutex<State>,
+    /// The dispatcher waits on it for items.
+    ready: Condvar,
+    /// Woken when the dispatcher took items (room again, and events taken to report).
+    pub driver_wake: Notify,
+    /// Woken when items were dispatched (`done` moved).
+    pub progress: Notify,
+    /// Items dispatched so far.
+    done: AtomicU64,
+    /// When `done` last moved, in milliseconds since `base`.
+    last_progress_ms: AtomicU64,
+    base: Instant,
+    /// Stop waiting for listeners: drop what is left.
+    aborted: AtomicBool,
+    pub abort_wake: Notify,
+    /// The dispatcher counts as stuck when items wait and none was dispatched for this long.
+    stuck_after: Duration,
+}
+
+/// The queue locked, for the driver to push a batch and collect what was taken.
+pub(crate) struct Locked<'a>(MutexGuard<'a, State>);
+
+impl Locked<'_> {
+    /// Whether another item may be pushed.
+    pub fn has_room(&self) -> bool {
+        self.0.items.is_empty() || (self.0.items.len() < MAX_ITEMS && self.0.bytes < MAX_BYTES)
+    }
+
+    /// Pushes an item whatever the bounds (the caller checked `has_room`, or is stopping
+    /// and the core's own bounds apply); returns its position.
+    pub fn push(&mut self, item: Item) -> u64 {
+        self.0.bytes += item.bytes();
+        self.0.items.push_back(item);
+        self.0.pushed += 1;
+        self.0.pushed
+    }
+
+    /// The reliable events taken since the last call.
+    pub fn take_taken(&mut self, into: &mut Vec<(u64, u64)>) {
+        into.append(&mut self.0.taken);
+    }
+}
+
+impl DeliveryQueue {
+    pub fn new(stuck_after: Duration) -> Self {
+        DeliveryQueue {
+            state: Mutex::default(),
+            ready: Condvar::new(),
+            driver_wake: Notify::new(),
+            progress: Notify::new(),
+            done: AtomicU64::new(0),
+            last_progress_ms: AtomicU64::new(0),
+            base: Instant::now(),
+            aborted: AtomicBool::new(false),
+            abort_wake: Notify::new(),
+            stuck_after,
+        }
+    }
+
+    pub fn lock(&self) -> Locked<'_> {
+        Locked(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Wakes the dispatcher after pushes.
+    pub fn notify_dispatcher(&self) {
+        self.ready.notify_one();
+    }
+
+    /// Items dispatched so far (compare with a position from `push`).
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Whether items wait and the listeners have taken none for `stuck_after`: a listener
+    /// blocks, or a stream is not read.
+    pub fn stuck(&self, now: Instant) -> bool {
+        let pushed = self.lock().0.pushed;
+        if self.done() >= pushed {
+            return false;
+        }
+        let last = self.base + Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed));
+        now.saturating_duration_since(last) >= self.stuck_after
+    }
+
+    /// Waits for the next batch (the dispatcher thread); `None` once the queue is closed and
+    /// empty, or aborted.
+    pub fn pop_batch(&self, into: &mut Vec<Item>) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.is_aborted() {
+                return false;
+            }
+            if !state.items.is_empty() {
+                break;
+            }
+            if state.closed {
+                return false;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        let n = state.items.len().min(BATCH);
+        for item in state.items.drain(..n) {
+            into.push(item);
+        }
+        state.bytes -= into.iter().map(Item::bytes).sum::<usize>();
+        drop(state);
+        self.driver_wake.notify_one();
+        true
+    }
+
+    /// The dispatcher finished `n` items; `taken` lists the reliable events among them.
+    pub fn finish(&self, n: usize, taken: impl IntoIterator<Item = (u64, u64)>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.taken.extend(taken);
+        drop(state);
+        self.mark_progress(n);
+        self.driver_wake.notify_one();
+    }
+
+    /// Notes that `n` more items were dispatched.
+    pub fn mark_progress(&self, n: usize) {
+        self.last_progress_ms.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.done.fetch_add(n as u64, Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
+
+    /// Notes that the listeners are making progress (one event dispatched), without
+    /// counting it done yet.
+    pub fn touch(&self) {
+        self.last_progress_ms.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// No more items will come; the dispatcher ends after the last.
+    pub fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.ready.notify_all();
+    }
+
+    /// Gives up on the listeners: the dispatcher drops what is left and ends. Returns how
+    /// many items were dropped.
+    pub fn abort(&self) -> usize {
+        self.aborted.store(true, Ordering::Release);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = state.items.len();
+        state.items.clear();
+        state.bytes = 0;
+        state.closed = true;
+        drop(state);
+        self.ready.notify_all();
+        self.abort_wake.notify_waiters();
+        dropped
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Whether the queue is closed and everything in it was dispatched.
+    pub fn drained(&self) -> bool {
+        let state = self.lock();
+        state.0.closed && state.0.items.is_empty() && self.done() >= state.0.pushed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Item {
+        Item::Event { event: Event::local(name, &()).unwrap(), taken: None }
+    }
+
+    #[test]
+    fn bounded_in_items_and_one_item_always_fits() {
+        let q = DeliveryQueue::new(Duration::from_secs(1));
+        let mut l = q.lock();
+        let mut n = 0;
+        while l.has_room() {
+            l.push(event("x"));
+            n += 1;
+        }
+        assert_eq!(n, MAX_ITEMS);
+        drop(l);
+        let mut batch = Vec::new();
+        assert!(q.pop_batch(&mut batch));
+        assert_eq!(batch.len(), BATCH);
+        assert!(q.lock().has_room());
+    }
+
+    #[test]
+    fn stuck_only_while_items_wait_without_progress() {
+        let q = DeliveryQueue::new(Duration::from_millis(0));
+        assert!(!q.stuck(Instant::now()), "nothing waits");
+        q.lock().push(event("x"));
+        assert!(q.stuck(Instant::now() + Duration::from_millis(1)));
+        let mut batch = Vec::new();
+        q.pop_batch(&mut batch);
+        q.finish(1, [(7, 3)]);
+        assert!(!q.stuck(Instant::now() + Duration::from_secs(5)));
+        let mut taken = Vec::new();
+        q.lock().take_taken(&mut taken);
+        assert_eq!(taken, vec![(7, 3)]);
+    }
+
+    #[test]
+    fn close_ends_the_dispatcher_after_the_last_item_and_abort_at_once() {
+        let q = DeliveryQueue::new(Duration::from_secs(1));
+        q.lock().push(event("a"));
+        q.close();
+        let mut batch = Vec::new();
+        assert!(q.pop_batch(&mut batch), "what was queued before the close still comes");
+        q.finish(batch.len(), []);
+        assert!(q.drained());
+        assert!(!q.pop_batch(&mut Vec::new()));
+        let q = DeliveryQueue::new(Duration::from_secs(1));
+        q.lock().push(event("a"));
+        assert_eq!(q.abort(), 1);
+        assert!(!q.pop_batch(&mut Vec::new()));
+    }
+}
