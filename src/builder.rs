@@ -92,6 +92,13 @@ impl Builder {
         self
     }
 
+    /// Events buffered per subscription stream (default 4096); see
+    /// [`Options::stream_capacity`](crate::Options::stream_capacity).
+    pub fn stream_capacity(mut self, events: usize) -> Self {
+        self.options.stream_capacity = events;
+        self
+    }
+
     /// Socket receive buffer to ask for, in bytes (default: 8 MiB, quietly capped by the OS).
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.options.recv_buffer_size = Some(bytes);

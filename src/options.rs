@@ -151,7 +151,9 @@ pub struct Options {
     pub max_reassembly_bytes: usize,
     /// Senders remembered at once.
     pub max_senders: usize,
-    /// Events buffered per [`crate::EventStream`] before new ones are dropped and counted.
+    /// Events buffered per [`crate::EventStream`]. When a stream is full, the dispatcher
+    /// thread waits for its reader (other listeners wait with it, the protocol does not),
+    /// and the senders are slowed through flow control.
     pub stream_capacity: usize,
     /// Socket receive buffer to ask for, in bytes. `None` asks for 8 MiB and quietly takes
     /// what the OS grants; a value set here is warned about when the OS caps it

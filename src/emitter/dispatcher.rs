@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::runtime::Handle;
 
@@ -47,23 +48,39 @@ fn run(listeners: &Listeners, queue: &DeliveryQueue, runtime: &Handle) {
     let mut taken = Vec::with_capacity(BATCH);
     let mut calls = Vec::new();
     let wait_full = |tx: &tokio::sync::mpsc::Sender<Event>, event: Event| send_or_abort(runtime, queue, tx, event);
+    let aborted = || queue.is_aborted();
+    let run = |events: &mut Vec<Event>, calls: &mut Vec<_>| {
+        let done = listeners.dispatch_batch(events, calls, &wait_full, &|| queue.touch(), &aborted);
+        let left = events.len() - done;
+        events.clear();
+        left
+    };
     while queue.pop_batch(&mut batch) {
         let n = batch.len();
+        let mut abandoned = 0;
         for item in batch.drain(..) {
+            if abandoned > 0 {
+                abandoned += 1;
+                continue;
+            }
             match item {
                 Item::Event { event, taken: t } => {
                     events.push(event);
                     taken.extend(t);
                 }
                 Item::Loss(loss) => {
-                    listeners.dispatch_batch(&events, &mut calls, &wait_full, &|| queue.touch());
-                    events.clear();
-                    listeners.dispatch_loss(&loss);
+                    abandoned += run(&mut events, &mut calls);
+                    match abandoned {
+                        0 => listeners.dispatch_loss(&loss),
+                        _ => abandoned += 1,
+                    }
                 }
             }
         }
-        listeners.dispatch_batch(&events, &mut calls, &wait_full, &|| queue.touch());
-        events.clear();
+        abandoned += run(&mut events, &mut calls);
+        if abandoned > 0 {
+            listeners.counters.dispatch_abandoned.fetch_add(abandoned as u64, Ordering::Relaxed);
+        }
         queue.finish(n, taken.drain(..));
     }
     tracing::trace!(target: "eventcast", "dispatcher ended");
@@ -79,9 +96,11 @@ fn send_or_abort(runtime: &Handle, queue: &DeliveryQueue, tx: &tokio::sync::mpsc
         if queue.is_aborted() {
             return false;
         }
+        // an abort wins over room that appears at the same time
         tokio::select! {
-            sent = tx.send(event) => sent.is_ok(),
+            biased;
             () = aborted => false,
+            sent = tx.send(event) => sent.is_ok(),
         }
     })
 }

@@ -43,16 +43,21 @@ impl Listeners {
     /// per full stream met). Callbacks run after the lock is released, so they may add or
     /// remove listeners themselves. A stream whose buffer is full is waited for with
     /// `wait_full` (the dispatcher's wait, which the instance can abort); `progress` is
-    /// called after each event. `calls` is scratch space kept by the caller.
+    /// called after each event. Returns how many events were dispatched: fewer than all
+    /// once `aborted` says so. `calls` is scratch space kept by the caller.
     pub fn dispatch_batch(
         &self,
         events: &[Event],
         calls: &mut Vec<(usize, registry::Callback)>,
         wait_full: &dyn Fn(&tokio::sync::mpsc::Sender<Event>, Event) -> bool,
         progress: &dyn Fn(),
-    ) {
+        aborted: &dyn Fn() -> bool,
+    ) -> usize {
         let mut start = 0;
         while start < events.len() {
+            if aborted() {
+                return start;
+            }
             calls.clear();
             let (done, full) = self.with(|r| r.prepare_batch(&events[start..], calls));
             let mut last_call = 0;
@@ -73,6 +78,7 @@ impl Listeners {
             progress();
             start += done;
         }
+        start
     }
 
     /// Runs every loss listener for `loss`.

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -27,10 +29,42 @@ pub struct ListenArgs {
     net: NetArgs,
 }
 
+/// Why printing stopped.
+enum End {
+    /// `--count` events printed.
+    Counted,
+    /// stdout was closed (`| head`).
+    Closed,
+}
+
 pub async fn run(args: ListenArgs) -> CliResult {
     let patterns = args.patterns.iter().map(|p| Pattern::new(p)).collect::<Result<Vec<_>, _>>()?;
     let ec = args.net.build()?;
-    let mut events = ec.subscribe("**")?;
+    // Lines are written by a listener, on the instance's dispatcher thread: when stdout is
+    // not read, that thread waits and the protocol goes on (its senders are slowed through
+    // flow control), rather than a blocked write holding up the async runtime.
+    let (end_tx, mut end_rx) = tokio::sync::mpsc::unbounded_channel();
+    let seen = Arc::new(AtomicU64::new(0));
+    let count = args.count;
+    let printed = seen.clone();
+    ec.on_any(move |event| {
+        if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(event.name())) {
+            return;
+        }
+        if count.is_some_and(|n| printed.load(Ordering::Relaxed) >= n) {
+            return;
+        }
+        let line = event.to_json();
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
+            let _ = end_tx.send(End::Closed);
+            return;
+        }
+        let n = printed.fetch_add(1, Ordering::Relaxed) + 1;
+        if count == Some(n) {
+            let _ = end_tx.send(End::Counted);
+        }
+    });
     ec.on_loss(|loss| {
         let line = serde_json::json!({ "lost": loss.count(), "sender": loss.sender.to_string(), "first": loss.first, "last": loss.last });
         eprintln!("{line}");
@@ -38,44 +72,24 @@ pub async fn run(args: ListenArgs) -> CliResult {
     ec.start().await?;
     let _extras = args.net.serve_extras(&ec)?;
     eprintln!("eventcast: listening on {}:{} via interface {}", args.net.group, args.net.port, args.net.interface);
-    let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut seen = 0u64;
-    let mut stdout = std::io::stdout().lock();
-    let outcome = loop {
-        if args.count.is_some_and(|n| seen >= n) {
-            break ExitCode::SUCCESS;
+    let timeout = async {
+        match args.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
         }
-        let next = async {
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d, events.recv()).await.ok(),
-                None => Some(events.recv().await),
+    };
+    let outcome = tokio::select! {
+        end = end_rx.recv() => match end {
+            Some(End::Counted | End::Closed) | None => ExitCode::SUCCESS,
+        },
+        () = timeout => match args.count {
+            Some(n) => {
+                eprintln!("eventcast: timed out after {} of {n} events", seen.load(Ordering::Relaxed));
+                ExitCode::FAILURE
             }
-        };
-        let event = tokio::select! {
-            e = next => e,
-            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
-        };
-        let Some(event) = event else {
-            // timed out
-            break match args.count {
-                Some(n) => {
-                    eprintln!("eventcast: timed out after {seen} of {n} events");
-                    ExitCode::FAILURE
-                }
-                None => ExitCode::SUCCESS,
-            };
-        };
-        let Some(event) = event else {
-            break ExitCode::FAILURE;
-        };
-        if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(event.name())) {
-            continue;
-        }
-        seen += 1;
-        let line = event.to_json();
-        if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
-            break ExitCode::SUCCESS; // the reader went away (`| head`)
-        }
+            None => ExitCode::SUCCESS,
+        },
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
     };
     if args.stats {
         eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
