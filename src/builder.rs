@@ -112,6 +112,19 @@ impl Builder {
         self
     }
 
+    /// Which events of each sender to receive: [`StartAt::Live`](crate::StartAt::Live)
+    /// (default) those sent after this instance joined,
+    /// [`StartAt::Oldest`](crate::StartAt::Oldest) also what the sender still holds.
+    ///
+    /// ```
+    /// let ec = eventcast::Eventcast::builder().interface("127.0.0.1").start_at(eventcast::StartAt::Oldest).build().unwrap();
+    /// assert_eq!(ec.options().start_at, eventcast::StartAt::Oldest);
+    /// ```
+    pub fn start_at(mut self, start: crate::StartAt) -> Self {
+        self.options.start_at = start;
+        self
+    }
+
     /// Limits sending to this many bytes per second, repairs included (default: no limit).
     pub fn pace_rate(mut self, bytes_per_sec: u64) -> Self {
         self.options.pace_rate = Some(bytes_per_sec);

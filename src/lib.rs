@@ -73,5 +73,5 @@ pub use eventcast::{Eventcast, State};
 pub use interface::Interface;
 pub use logging::LOG_COMPONENTS;
 pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
-pub use proto::{DeliveryMode, PeerStats};
+pub use proto::{DeliveryMode, PeerStats, StartAt};
 pub use stats::Stats;

@@ -161,6 +161,12 @@ pub struct Options {
     pub recv_buffer_size: Option<usize>,
     /// How events are delivered unless `emit_with` says otherwise.
     pub delivery: crate::proto::DeliveryMode,
+    /// Which events of each sender this instance receives: [`StartAt::Live`] (default)
+    /// those sent after it joined; [`StartAt::Oldest`] also what the sender still holds.
+    ///
+    /// [`StartAt::Live`]: crate::StartAt::Live
+    /// [`StartAt::Oldest`]: crate::StartAt::Oldest
+    pub start_at: crate::StartAt,
     /// Events kept for repair, at most.
     pub retransmit_max_events: usize,
     /// Bytes kept for repair, at most (at least `max_event_size`).
@@ -220,6 +226,7 @@ impl Default for Options {
             max_senders: core.receiver.max_senders,
             stream_capacity: 4096,
             delivery: crate::proto::DeliveryMode::Reliable,
+            start_at: crate::StartAt::Live,
             retransmit_max_events: core.sender.retransmit_max_events,
             retransmit_max_bytes: core.sender.retransmit_max_bytes,
             retransmit_min_hold: core.sender.retransmit_min_hold,
@@ -284,7 +291,7 @@ impl Options {
                 "more than 0 and at most 1 hour",
             ));
         }
-        let chunk = self.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD;
+        let chunk = wire::fragment_room(self.max_payload_size);
         let max_event = MAX_EVENT_SIZE_LIMIT.min(chunk * wire::MAX_FRAGMENT_COUNT as usize);
         if self.max_event_size == 0 || self.max_event_size > max_event {
             let allowed = format!("1 to {max_event} bytes with max_payload_size {}", self.max_payload_size);
@@ -360,6 +367,7 @@ impl Options {
         c.receiver.reassembly.max_partial_per_sender = self.max_partial_per_sender;
         c.receiver.reassembly.max_bytes = self.max_reassembly_bytes;
         c.receiver.max_senders = self.max_senders;
+        c.receiver.start_at = self.start_at;
         c.sender.retransmit_max_events = self.retransmit_max_events;
         c.sender.retransmit_max_bytes = self.retransmit_max_bytes;
         c.sender.retransmit_min_hold = self.retransmit_min_hold;

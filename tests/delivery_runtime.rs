@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use eventcast::{Eventcast, EventStream};
+use eventcast::{EventStream, Eventcast};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -82,6 +82,7 @@ impl Driver {
             destination: self.destination.into(),
             taken: Vec::new(),
         };
+        self.core.handle_start(Instant::now());
         loop {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());

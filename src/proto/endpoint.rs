@@ -154,9 +154,17 @@ impl Endpoint {
         self.id
     }
 
+    /// Says when this endpoint joined the group (started receiving): a sender whose stream
+    /// began after that is owed every event of it (see [`super::StartAt`]). Without it,
+    /// the first `now` any method is given counts.
+    pub fn handle_start(&mut self, now: Instant) {
+        self.incoming.observe(now);
+    }
+
     /// False while the send queue or the retransmit buffer is full: the caller should wait
     /// (drain [`Endpoint::poll_transmit`], run timers) before sending more.
     pub fn can_send(&mut self, now: Instant) -> bool {
+        self.incoming.observe(now);
         self.outgoing.can_send(now, &mut self.stats)
     }
 
@@ -164,6 +172,7 @@ impl Endpoint {
     /// number. Small events share a datagram with the event queued before them when it has
     /// room; larger ones are cut into fragments.
     pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode) -> Result<u64, SendError> {
+        self.incoming.observe(now);
         if payload.len() > self.config.max_event_size {
             return Err(SendError::TooLarge { size: payload.len(), max: self.config.max_event_size });
         }
@@ -189,6 +198,7 @@ impl Endpoint {
 
     /// Feeds one received datagram. Anything wrong with it is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.incoming.observe(now);
         let sealed = data.len() > wire::PREFIX_LEN
             && data[wire::field::MAGIC] == wire::MAGIC
             && data[wire::field::VERSION] == wire::VERSION
@@ -256,6 +266,9 @@ impl Endpoint {
                     self.outgoing.handle_status(now, sender, next_expected.get(), &mut self.stats)
                 }
                 Ok(FrameRepr::Status { .. }) => {} // about another sender's stream
+                Ok(FrameRepr::Origin { age_ms }) => {
+                    self.incoming.handle_origin(now, sender, from, age_ms, &mut self.stats)
+                }
                 Ok(FrameRepr::Unknown { .. }) => self.stats.dropped.unknown_frame += 1,
                 Err(e) => self.count_wire_error(e),
             }
@@ -300,6 +313,7 @@ impl Endpoint {
 
     /// Runs the timers that are due: NACKs, heartbeats, expiry of incomplete events.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.incoming.observe(now);
         self.outgoing.handle_timeout(now, &mut self.stats);
         self.incoming.handle_timeout(now, &mut self.stats);
         self.send_due_nacks(now);

@@ -27,6 +27,8 @@ pub mod wire;
 mod work;
 
 #[cfg(test)]
+mod delivery_tests;
+#[cfg(test)]
 mod flow_tests;
 #[cfg(test)]
 mod hostile_tests;
@@ -35,6 +37,6 @@ pub mod sim;
 mod sim_tests;
 
 pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Sealing, Transmit};
-pub use receiver::ReceiverConfig;
+pub use receiver::{ReceiverConfig, StartAt};
 pub use sender::{DeliveryMode, SendError, SenderConfig};
 pub use stats::{DropCounters, PeerStats, Stats};

@@ -116,13 +116,43 @@ struct DatagramQueue {
 
 impl DatagramQueue {
     fn push(&mut self, id: u64, max: usize, frame: FrameRepr<'_>) {
+        self.push_after(id, max, None, frame);
+    }
+
+    /// Appends `frame`; a datagram begun for it starts with `origin` (data datagrams of a
+    /// young stream). Every datagram keeps room for an ORIGIN frame (`wire::fits_whole`).
+    fn push_after(&mut self, id: u64, max: usize, origin: Option<FrameRepr<'_>>, frame: FrameRepr<'_>) {
         let len = frame.buffer_len();
         match self.queue.back_mut() {
             Some(last) if last.len() + len <= max => frame.emit(last),
             _ => {
-                let mut d = Vec::with_capacity(max.min(wire::HEADER_LEN + len));
+                let mut d = Vec::with_capacity(max.min(wire::HEADER_LEN + wire::ORIGIN_OVERHEAD + len));
                 Datagram::emit_header(&mut d, id);
+                if let Some(origin) = origin {
+                    origin.emit(&mut d);
+                    self.bytes += origin.buffer_len();
+                }
                 frame.emit(&mut d);
+                self.bytes += wire::HEADER_LEN;
+                self.queue.push_back(d);
+            }
+        }
+        self.bytes += len;
+    }
+
+    /// Appends `first` and `second` to one datagram, one after the other.
+    fn push_pair(&mut self, id: u64, max: usize, first: FrameRepr<'_>, second: FrameRepr<'_>) {
+        let len = first.buffer_len() + second.buffer_len();
+        match self.queue.back_mut() {
+            Some(last) if last.len() + len <= max => {
+                first.emit(last);
+                second.emit(last);
+            }
+            _ => {
+                let mut d = Vec::with_capacity(wire::HEADER_LEN + len);
+                Datagram::emit_header(&mut d, id);
+                first.emit(&mut d);
+                second.emit(&mut d);
                 self.bytes += wire::HEADER_LEN;
                 self.queue.push_back(d);
             }
@@ -161,7 +191,14 @@ pub struct Outgoing {
     blocked: bool,
     flow: FlowControl,
     flow_blocked: bool,
+    /// When the reliable stream began (its sequence 0 was sent).
+    stream_began: Option<Instant>,
 }
+
+/// Data datagrams carry an ORIGIN frame for this long after the stream began (heartbeats
+/// always do): a receiver that first hears the sender in that time learns whether it was
+/// there from the start.
+pub const ORIGIN_PERIOD: Duration = Duration::from_secs(10);
 
 /// Why an event cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +238,15 @@ impl Outgoing {
             blocked: false,
             flow,
             flow_blocked: false,
+            stream_began: None,
         }
+    }
+
+    /// The ORIGIN frame for datagrams sent at `now`.
+    fn origin(&self, now: Instant) -> Option<FrameRepr<'static>> {
+        let began = self.stream_began?;
+        let age = now.saturating_duration_since(began).as_millis();
+        Some(FrameRepr::Origin { age_ms: u32::try_from(age).unwrap_or(u32::MAX) })
     }
 
     fn burst(config: &SenderConfig) -> f64 {
@@ -222,7 +267,11 @@ impl Outgoing {
             if mode == DeliveryMode::BestEffort { &mut self.next_best_effort_seq } else { &mut self.next_seq };
         let seq = *counter;
         *counter = Seq::new(seq).unwrap_or(Seq::MAX).next().get();
-        let fragments = self.push_event(&Self::split(&self.config, &payload), seq, flags, false);
+        if mode != DeliveryMode::BestEffort {
+            self.stream_began.get_or_insert(now);
+        }
+        let origin = self.origin(now).filter(|_| self.stream_began.is_some_and(|t| now < t + ORIGIN_PERIOD));
+        let fragments = self.push_event(&Self::split(&self.config, &payload), seq, flags, false, origin);
         stats.fragments_out += fragments;
         stats.events_out += 1;
         if mode != DeliveryMode::BestEffort {
@@ -241,30 +290,28 @@ impl Outgoing {
 
     /// The payload as one frame's worth, or as fragments of the chunk size every repair reuses.
     fn split<'p>(config: &SenderConfig, payload: &'p [u8]) -> Vec<&'p [u8]> {
-        if wire::HEADER_LEN + wire::EVENT_OVERHEAD + payload.len() <= config.max_payload_size {
+        if wire::fits_whole(config.max_payload_size, payload.len()) {
             vec![payload]
         } else {
-            payload.chunks(config.max_payload_size - wire::HEADER_LEN - wire::FRAGMENT_OVERHEAD).collect()
+            payload.chunks(wire::fragment_room(config.max_payload_size).max(1)).collect()
         }
     }
 
     /// Pushes the frames of an event, to the repair queue when `repair`, and returns how many
-    /// fragments it took (0 for a whole-event frame).
-    fn push_event(&mut self, parts: &[&[u8]], seq: u64, flags: u8, repair: bool) -> u64 {
+    /// fragments it took (0 for a whole-event frame). Datagrams begun for it start with
+    /// `origin`.
+    fn push_event(&mut self, parts: &[&[u8]], seq: u64, flags: u8, repair: bool, origin: Option<FrameRepr<'_>>) -> u64 {
         let max = self.config.max_payload_size;
         let flags = if repair { flags | wire::FRAME_RETRANSMIT } else { flags };
         let queue = if repair { &mut self.control } else { &mut self.data };
         if let [payload] = parts {
-            queue.push(self.id, max, FrameRepr::Event { flags, seq: wire_seq(seq), payload });
+            queue.push_after(self.id, max, origin, FrameRepr::Event { flags, seq: wire_seq(seq), payload });
             return 0;
         }
         let count = parts.len() as u32;
         for (index, data) in parts.iter().enumerate() {
-            queue.push(
-                self.id,
-                max,
-                FrameRepr::Fragment { flags, seq: wire_seq(seq), index: index as u32, count, data },
-            );
+            let frame = FrameRepr::Fragment { flags, seq: wire_seq(seq), index: index as u32, count, data };
+            queue.push_after(self.id, max, origin.clone(), frame);
         }
         u64::from(count)
     }
@@ -292,7 +339,7 @@ impl Outgoing {
                 let due = self.last_gone_heartbeat.is_none_or(|t| now >= t + self.config.repair_holdoff);
                 if due {
                     self.last_gone_heartbeat = Some(now);
-                    self.push_heartbeat();
+                    self.push_heartbeat(now);
                 }
                 continue;
             }
@@ -330,7 +377,7 @@ impl Outgoing {
                 continue;
             }
             if parts.len() == 1 {
-                self.push_event(&parts, sent_seq, flags, true);
+                self.push_event(&parts, sent_seq, flags, true, None);
                 stats.repairs_sent += 1;
             } else {
                 let max = self.config.max_payload_size;
@@ -350,10 +397,14 @@ impl Outgoing {
         }
     }
 
-    fn push_heartbeat(&mut self) {
+    /// Queues a heartbeat, always right after an ORIGIN frame.
+    fn push_heartbeat(&mut self, now: Instant) {
         let frame =
             FrameRepr::Heartbeat { next_seq: wire_seq(self.next_seq), oldest: wire_seq(self.oldest_available()) };
-        self.control.push(self.id, self.config.max_payload_size, frame);
+        match self.origin(now) {
+            Some(origin) => self.control.push_pair(self.id, self.config.max_payload_size, origin, frame),
+            None => self.control.push(self.id, self.config.max_payload_size, frame),
+        }
     }
 
     /// Queues a control frame (a NACK of the receiving half).
@@ -459,13 +510,17 @@ impl Outgoing {
     /// Runs due timers: sends a heartbeat when one is due.
     pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
         if self.heartbeat_at.is_some_and(|t| t <= now) {
-            self.push_heartbeat();
+            self.push_heartbeat(now);
             stats.heartbeats_sent += 1;
             self.heartbeat_gap = (self.heartbeat_gap * 2).min(self.config.heartbeat_max);
             self.heartbeat_at = Some(now + self.heartbeat_gap);
         }
         self.evict(now);
         self.blocked &= self.is_full();
+        if self.flow_blocked {
+            // the flow timer is due: look again, so that it moves or clears
+            self.flow_blocked = !self.flow.allows(now, self.next_seq);
+        }
     }
 
     /// Gauges for the stats snapshot.

@@ -82,6 +82,11 @@ pub struct SimNet {
     pub dropped: u64,
     /// Datagrams the network carried (each copy to each receiver counts).
     pub carried: u64,
+    /// Per node: its application takes no event before this (a blocked listener); the
+    /// events wait in its core, and its progress reports say so.
+    pub paused_until: Vec<Option<Instant>>,
+    /// Per node: how many of the next datagrams to it the network drops.
+    pub drop_next: Vec<u32>,
 }
 
 impl SimNet {
@@ -93,10 +98,12 @@ impl SimNet {
             now: start,
             nodes: (0..n)
                 .map(|i| {
-                    Endpoint::new(
+                    let mut node = Endpoint::new(
                         EndpointConfig { seed: seed.wrapping_add(i as u64), ..config.clone() },
                         1000 + i as u64,
-                    )
+                    );
+                    node.handle_start(start);
+                    node
                 })
                 .collect(),
             impairment,
@@ -108,6 +115,8 @@ impl SimNet {
             lost: vec![Vec::new(); n],
             dropped: 0,
             carried: 0,
+            paused_until: vec![None; n],
+            drop_next: vec![0; n],
         }
     }
 
@@ -152,6 +161,11 @@ impl SimNet {
                 self.in_burst[to] = !self.in_burst[to];
             }
         }
+        if self.drop_next[to] > 0 {
+            self.drop_next[to] -= 1;
+            self.dropped += 1;
+            return;
+        }
         if self.in_burst[to] || self.rng.random_bool(imp.loss) {
             self.dropped += 1;
             return;
@@ -172,7 +186,8 @@ impl SimNet {
         loop {
             let next_arrival = self.queue.peek().map(|Reverse(f)| f.at);
             let next_timer = self.nodes.iter().filter_map(Endpoint::poll_timeout).min();
-            let next = [next_arrival, next_timer].into_iter().flatten().min();
+            let unpause = self.paused_until.iter().flatten().filter(|&&t| t > self.now).min().copied();
+            let next = [next_arrival, next_timer, unpause].into_iter().flatten().min();
             match next {
                 Some(t) if t <= until => {
                     self.now = self.now.max(t);
@@ -213,7 +228,14 @@ impl SimNet {
     }
 
     fn collect(&mut self, i: usize) {
+        if self.paused_until[i].is_some_and(|t| t > self.now) {
+            return;
+        }
+        let now = self.now;
         while let Some(d) = self.nodes[i].poll_event() {
+            if d.reliable {
+                self.nodes[i].handle_taken(now, [(d.sender, d.seq)]);
+            }
             let from_node = (d.sender - 1000) as usize;
             let name = d.view.name(&d.payload).to_owned();
             let sent = self.sent_at.get(&(from_node, name.clone())).copied().unwrap_or(self.now);

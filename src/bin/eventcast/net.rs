@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use eventcast::{DeliveryMode, Encryption, Eventcast};
+use eventcast::{DeliveryMode, Encryption, Eventcast, StartAt};
 
 /// Network options; each can also come from an `EVENTCAST_…` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -38,6 +38,10 @@ pub struct NetArgs {
     /// How events are delivered: reliable (repaired, in order), unordered (repaired), best-effort
     #[arg(long, env = "EVENTCAST_DELIVERY", default_value = "reliable", value_parser = parse_delivery)]
     pub delivery: DeliveryMode,
+    /// Which events of each sender to receive: live (sent after this instance joined) or
+    /// oldest (also what the sender still holds for repair)
+    #[arg(long, env = "EVENTCAST_START_AT", default_value = "live", value_parser = parse_start_at)]
+    pub start_at: StartAt,
     /// Limit sending to this many bytes per second (e.g. 500k, 20M); default: no limit
     #[arg(long, env = "EVENTCAST_PACE_RATE", value_parser = parse_rate)]
     pub pace_rate: Option<u64>,
@@ -101,7 +105,8 @@ impl NetArgs {
             .max_payload_size(self.max_payload_size)
             .message_ttl(self.message_ttl)
             .max_event_size(self.max_event_size)
-            .delivery(self.delivery);
+            .delivery(self.delivery)
+            .start_at(self.start_at);
         if self.repl || self.repl_port.is_some() {
             builder = builder.repl(true).repl_port(self.repl_port.unwrap_or(0)).repl_host(&self.repl_host);
             if let Some(token) = &self.repl_token {
@@ -186,6 +191,15 @@ pub fn parse_delivery(text: &str) -> Result<DeliveryMode, String> {
         "unordered" => Ok(DeliveryMode::Unordered),
         "best-effort" => Ok(DeliveryMode::BestEffort),
         other => Err(format!("{other:?} is not a delivery mode; use reliable, unordered or best-effort")),
+    }
+}
+
+/// Reads a start point.
+pub fn parse_start_at(text: &str) -> Result<StartAt, String> {
+    match text {
+        "live" => Ok(StartAt::Live),
+        "oldest" => Ok(StartAt::Oldest),
+        other => Err(format!("{other:?} is not a start point; use live or oldest")),
     }
 }
 

@@ -22,8 +22,8 @@ use super::stats::{PeerStats, Stats};
 use super::window::{SeqStatus, SeqWindow};
 use super::wire;
 pub use gaps::MAX_GAPS_PER_SENDER;
-pub use types::{DataFrame, Delivery, JOIN_HISTORY, JUMP_CONFIRMATIONS, Loss, ReceiverConfig};
-use types::{Peer, stream_start};
+use types::Peer;
+pub use types::{DataFrame, Delivery, JUMP_CONFIRMATIONS, Loss, ReceiverConfig, StartAt};
 
 /// The receiving half of an [`super::Endpoint`].
 pub struct Incoming {
@@ -48,6 +48,8 @@ pub struct Incoming {
     held_total: usize,
     /// Bytes of payload in `deliveries`.
     delivery_bytes: usize,
+    /// When this receiver joined: the first `now` it was given.
+    joined: Option<Instant>,
     /// Datagrams seen so far: a sender is heard once per datagram, however many frames.
     datagrams: u64,
     /// Progress reports to send (see `status.rs`).
@@ -94,6 +96,7 @@ impl Incoming {
             nack_budget_at: None,
             held_total: 0,
             delivery_bytes: 0,
+            joined: None,
             datagrams: 0,
             statuses: Vec::new(),
             status_dirty: false,
@@ -101,15 +104,44 @@ impl Incoming {
         }
     }
 
+    /// Notes the time: the first `now` given is when this receiver joined.
+    pub fn observe(&mut self, now: Instant) {
+        self.joined.get_or_insert(now);
+    }
+
+    /// Where a sender's reliable stream starts for us when `first` is the first sequence
+    /// heard of it (data, or a heartbeat's next), with no ORIGIN saying we were there
+    /// from its start: (start, history_until).
+    fn anchor_at(&self, first: u64) -> (u64, u64) {
+        match self.config.start_at {
+            StartAt::Live => (first, 0),
+            StartAt::Oldest => (0, first),
+        }
+    }
+
+    /// An ORIGIN frame: `sender`'s reliable stream began `age_ms` ago. If we have been
+    /// running at least that long and do not follow it yet, its stream starts at 0 for us:
+    /// every event it sent is owed to us, the first ones repaired if their datagrams were
+    /// lost.
+    pub fn handle_origin(&mut self, now: Instant, sender: u64, from: SocketAddr, age_ms: u32, stats: &mut Stats) {
+        if self.peers.get(&sender).is_some_and(|p| p.anchored) {
+            return;
+        }
+        let uptime = now.saturating_duration_since(self.joined.unwrap_or(now));
+        if uptime >= Duration::from_millis(u64::from(age_ms)) {
+            self.touch(now, sender, from, Some((0, 0)), stats);
+        }
+    }
+
     /// Notes that `sender` was heard from `from`; creates its entry, forgetting the stalest
-    /// sender when the table is full. `start`, when given, is where the sender's reliable
-    /// stream begins for us if it has no start yet: a late joiner never asks for history.
+    /// sender when the table is full. `anchor`, when given, is (start, history_until) of
+    /// the sender's reliable stream for us if it has no start yet (see `anchor_at`).
     fn touch(
         &mut self,
         now: Instant,
         sender: u64,
         from: SocketAddr,
-        start: Option<u64>,
+        anchor: Option<(u64, u64)>,
         stats: &mut Stats,
     ) -> &mut Peer {
         if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
@@ -157,6 +189,7 @@ impl Incoming {
             bytes_since_status: 0,
             in_app: 0,
             taken_end: 0,
+            history_until: 0,
         });
         peer.last_heard = now;
         if peer.last_datagram != self.datagrams {
@@ -164,11 +197,12 @@ impl Incoming {
             peer.heard = peer.heard.saturating_add(1);
         }
         peer.addr = from;
-        if let (false, Some(start)) = (peer.anchored, start) {
+        if let (false, Some((start, history_until))) = (peer.anchored, anchor) {
             peer.anchored = true;
             peer.next_expected = start;
             peer.known_end = start;
             peer.taken_end = start;
+            peer.history_until = history_until;
         }
         peer
     }
@@ -232,7 +266,8 @@ impl Incoming {
         if self.implausible_jump(f.sender, f.seq, stats) {
             return;
         }
-        let peer = self.touch(now, f.sender, f.from, Some(stream_start(f.seq)), stats);
+        let anchor = self.anchor_at(f.seq);
+        let peer = self.touch(now, f.sender, f.from, Some(anchor), stats);
         if f.seq < peer.next_expected || peer.done.status(f.seq) != SeqStatus::Fresh {
             stats.dropped.duplicate += 1;
             peer.stats.duplicates += 1;

@@ -17,7 +17,7 @@ use crate::proto::window::WINDOW;
 use crate::proto::wire;
 use crate::proto::work;
 
-use super::types::{Delivery, Loss, stream_start};
+use super::types::{Delivery, Loss};
 
 impl Incoming {
     /// Everything below `end` was sent: what is not done there is missing from now on, and
@@ -235,12 +235,18 @@ impl Incoming {
 
     fn report_lost(&mut self, sender: u64, first: u64, last: u64, stats: &mut Stats) {
         work::charge(1);
+        self.reassembly.forget(sender, first..=last);
+        // history asked for on joining (`StartAt::Oldest`) was never owed: not a loss
+        let owed_from = self.peers.get(&sender).map_or(0, |p| p.history_until);
+        if last < owed_from {
+            return;
+        }
+        let first = first.max(owed_from);
         let count = last - first + 1;
         stats.events_lost = stats.events_lost.saturating_add(count);
         if let Some(peer) = self.peers.get_mut(&sender) {
             peer.stats.events_lost = peer.stats.events_lost.saturating_add(count);
         }
-        self.reassembly.forget(sender, first..=last);
         let full = self.losses.len() >= self.config.max_delivery_queue;
         match self.losses.back_mut() {
             Some(l) if l.sender == sender && l.last.checked_add(1) == Some(first) => l.last = last,
@@ -271,7 +277,8 @@ impl Incoming {
             },
         };
         let oldest = oldest.min(next_seq);
-        let peer = self.touch(now, sender, from, Some(stream_start(next_seq)), stats);
+        let anchor = self.anchor_at(next_seq);
+        let peer = self.touch(now, sender, from, Some(anchor), stats);
         peer.oldest_available = peer.oldest_available.max(oldest);
         self.sent_up_to(now, sender, next_seq, stats);
         self.prove_if_heard_enough(now, sender, stats);

@@ -13,14 +13,21 @@ use crate::proto::reassembly::ReassemblyLimits;
 use crate::proto::stats::PeerStats;
 use crate::proto::window::SeqWindow;
 
-/// A sender's first events are the start of its stream for every receiver: one that first
-/// hears a sender at a sequence below this asks for the events before it (so losing a new
-/// sender's first datagram is repaired too); one that first hears it later starts there and
-/// never asks for history.
-pub const JOIN_HISTORY: u64 = 64;
-
-pub(super) fn stream_start(first_heard: u64) -> u64 {
-    if first_heard < JOIN_HISTORY { 0 } else { first_heard }
+/// Which events of a sender a receiver delivers: where its stream of that sender starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartAt {
+    /// Events sent after this receiver joined (as Node's EventEmitter, NATS and LCM
+    /// deliver): a sender whose stream began while the receiver was running is taken from
+    /// its first event, repaired if lost; a sender heard for the first time later is taken
+    /// from the first event heard. A restarted receiver never gets its previous run's
+    /// events again.
+    #[default]
+    Live,
+    /// Also what the sender still holds for repair when first heard (up to the tracking
+    /// window of 65,536 events): a late joiner asks for the recent past. What the sender
+    /// no longer holds is skipped without a loss report.
+    Oldest,
 }
 
 /// How many frames in a row must show a sender far ahead of the tracking window before
@@ -53,6 +60,8 @@ pub struct ReceiverConfig {
     pub max_delivery_queue: usize,
     /// The same bound in bytes of payload.
     pub max_delivery_queue_bytes: usize,
+    /// Where a receiver's stream of each sender starts.
+    pub start_at: StartAt,
     /// Whether the application confirms the reliable events it took
     /// (`Endpoint::handle_taken`), so that progress reports count only those. Off, an
     /// event counts as taken when `poll_event` hands it out.
@@ -80,6 +89,7 @@ impl Default for ReceiverConfig {
             max_delivery_queue: 65_536,
             max_delivery_queue_bytes: 64 << 20,
             confirm_taken: false,
+            start_at: StartAt::Live,
             peer_timeout: Duration::from_secs(60),
         }
     }
@@ -165,6 +175,9 @@ pub(super) struct Peer {
     /// taking yet (`handle_taken`), and the end of the highest one it did take.
     pub(super) in_app: u64,
     pub(super) taken_end: u64,
+    /// Sequences below this are history this receiver asked for on joining (`StartAt::Oldest`)
+    /// but was never owed: giving them up is not a loss.
+    pub(super) history_until: u64,
 }
 
 impl Peer {

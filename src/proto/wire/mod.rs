@@ -73,6 +73,10 @@ pub mod frame_field {
     pub const STATUS_NEXT: Range<usize> = 8..16;
     /// Length of a STATUS body.
     pub const STATUS_LEN: usize = 16;
+    /// Milliseconds since the sender's reliable stream began, in an ORIGIN body.
+    pub const ORIGIN_AGE: Range<usize> = 0..4;
+    /// Length of an ORIGIN body.
+    pub const ORIGIN_LEN: usize = 4;
 }
 
 /// Length of the 4-byte prefix every version keeps.
@@ -110,6 +114,23 @@ pub const TYPE_HEARTBEAT: u8 = 0x10;
 pub const TYPE_NACK: u8 = 0x11;
 /// Frame type: a receiver's progress on one sender's stream (flow control).
 pub const TYPE_STATUS: u8 = 0x12;
+/// Frame type: how long ago the sender's reliable stream began (where a receiver's stream
+/// of it starts).
+pub const TYPE_ORIGIN: u8 = 0x13;
+/// Bytes an ORIGIN frame takes, header included: room every datagram keeps for one.
+pub const ORIGIN_OVERHEAD: usize = FRAME_HEADER_LEN + frame_field::ORIGIN_LEN;
+/// Bytes of event data one FRAGMENT frame carries in datagrams of `max_payload_size`: the
+/// rest of the datagram after its header, an ORIGIN frame and the fragment's header.
+pub const fn fragment_room(max_payload_size: usize) -> usize {
+    max_payload_size.saturating_sub(HEADER_LEN + ORIGIN_OVERHEAD + FRAGMENT_OVERHEAD)
+}
+
+/// Whether an event payload of `len` bytes goes in one EVENT frame (with room for an
+/// ORIGIN frame) in datagrams of `max_payload_size`.
+pub const fn fits_whole(max_payload_size: usize, len: usize) -> bool {
+    HEADER_LEN + ORIGIN_OVERHEAD + EVENT_OVERHEAD + len <= max_payload_size
+}
+
 /// `end` of a NACK entry that asks for a whole event.
 pub const NACK_WHOLE: u32 = u32::MAX;
 
@@ -296,6 +317,14 @@ pub enum FrameRepr<'a> {
         /// The receiver's next expected sequence of that sender.
         next_expected: Seq,
     },
+    /// How long ago the sender's reliable stream began (its sequence 0 was sent): a
+    /// receiver that has been running at least that long starts the stream at 0, so a new
+    /// sender's first events are repaired even if its first datagrams were lost; a
+    /// receiver that joined later starts where it joined.
+    Origin {
+        /// Milliseconds since the stream began (saturating).
+        age_ms: u32,
+    },
     /// A frame type this version does not know; skipped.
     Unknown {
         /// Its type byte.
@@ -366,6 +395,14 @@ impl<'a> FrameRepr<'a> {
                     next_expected: be_seq(&body[frame_field::STATUS_NEXT])?,
                 }
             }
+            TYPE_ORIGIN => {
+                if body.len() != frame_field::ORIGIN_LEN {
+                    return Err(WireError::Malformed);
+                }
+                let mut age = [0u8; 4];
+                age.copy_from_slice(&body[frame_field::ORIGIN_AGE]);
+                FrameRepr::Origin { age_ms: u32::from_be_bytes(age) }
+            }
             TYPE_NACK => {
                 let entries = body.get(frame_field::NACK_ENTRIES..).unwrap_or_default();
                 if entries.is_empty() || entries.len() % frame_field::NACK_ENTRY_LEN != 0 {
@@ -391,6 +428,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Fragment { data, .. } => FRAGMENT_OVERHEAD + data.len(),
             FrameRepr::Heartbeat { .. } => FRAME_HEADER_LEN + frame_field::HEARTBEAT_LEN,
             FrameRepr::Status { .. } => FRAME_HEADER_LEN + frame_field::STATUS_LEN,
+            FrameRepr::Origin { .. } => ORIGIN_OVERHEAD,
             FrameRepr::Nack { entries, .. } => FRAME_HEADER_LEN + frame_field::NACK_ENTRIES + entries.bytes.len(),
             FrameRepr::Unknown { .. } => FRAME_HEADER_LEN,
         }
@@ -407,6 +445,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Heartbeat { .. } => (TYPE_HEARTBEAT, 0),
             FrameRepr::Nack { .. } => (TYPE_NACK, 0),
             FrameRepr::Status { .. } => (TYPE_STATUS, 0),
+            FrameRepr::Origin { .. } => (TYPE_ORIGIN, 0),
             FrameRepr::Unknown { kind } => (*kind, 0),
         };
         out.push(kind);
@@ -435,6 +474,7 @@ impl<'a> FrameRepr<'a> {
                 out.extend_from_slice(&target.to_be_bytes());
                 out.extend_from_slice(&next_expected.get().to_be_bytes());
             }
+            FrameRepr::Origin { age_ms } => out.extend_from_slice(&age_ms.to_be_bytes()),
             FrameRepr::Unknown { .. } => {}
         }
     }

@@ -1,0 +1,187 @@
+//! Simulator tests of which events a receiver gets (the start point) and of an application
+//! that takes nothing for a while (a blocked listener).
+
+use std::time::Duration;
+
+use super::sim::{Impairment, SimNet};
+use super::{DeliveryMode, Endpoint, EndpointConfig, StartAt};
+
+const RELIABLE: DeliveryMode = DeliveryMode::Reliable;
+
+fn names(net: &SimNet, node: usize) -> Vec<String> {
+    net.seen[node].iter().map(|s| s.name.clone()).collect()
+}
+
+fn range(from: usize, to: usize) -> Vec<String> {
+    (from..to).map(|i| format!("e{i}")).collect()
+}
+
+fn emit_paced(net: &mut SimNet, from: usize, to: usize) {
+    for i in from..to {
+        net.emit(0, &format!("e{i}"), 10, RELIABLE);
+        net.run_for(Duration::from_millis(100));
+    }
+}
+
+/// A receiver that starts after a sender's events 0–2 were sent gets 3 on, never 0–2 (the
+/// old "a sequence below 64 is the start of a stream" rule handed them out).
+#[test]
+fn a_late_joiner_gets_what_was_sent_after_it_joined_even_early_in_a_stream() {
+    let mut net = SimNet::new(1, 2, EndpointConfig::default(), Impairment::default());
+    net.drop_next[1] = u32::MAX; // not running yet: hears nothing
+    emit_paced(&mut net, 0, 3);
+    // it starts now: the first thing it hears is event 3
+    net.drop_next[1] = 0;
+    net.nodes[1] = Endpoint::new(EndpointConfig::default(), 1001);
+    net.nodes[1].handle_start(net.now);
+    net.seen[1].clear();
+    emit_paced(&mut net, 3, 6);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(names(&net, 1), range(3, 6));
+    let s = net.nodes[1].stats(net.now);
+    assert_eq!((s.nacks_sent, s.events_lost), (0, 0), "no history asked for, none reported lost");
+}
+
+/// A receiver killed and restarted at once (a new core) never gets the previous run's
+/// events again: 40 events at 10/s, the restart after 22.
+#[test]
+fn a_restarted_receiver_does_not_get_its_previous_runs_events_again() {
+    let mut net = SimNet::new(2, 2, EndpointConfig::default(), Impairment::default());
+    emit_paced(&mut net, 0, 22);
+    assert_eq!(names(&net, 1), range(0, 22));
+    net.nodes[1] = Endpoint::new(EndpointConfig::default(), 1001);
+    net.nodes[1].handle_start(net.now);
+    net.seen[1].clear();
+    emit_paced(&mut net, 22, 40);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(names(&net, 1), range(22, 40));
+}
+
+/// A receiver that was running when a sender started gets its first events even when the
+/// datagrams carrying them are lost: the ORIGIN frame of the next datagram tells it that
+/// it was there from the start.
+#[test]
+fn a_new_senders_lost_first_datagrams_are_still_repaired() {
+    for lost_first in 1..=3 {
+        let mut net = SimNet::new(3, 2, EndpointConfig::default(), Impairment::default());
+        net.run_for(Duration::from_millis(50)); // the receiver runs before the sender sends
+        net.drop_next[1] = lost_first;
+        emit_paced(&mut net, 0, 5);
+        net.run_for(Duration::from_secs(1));
+        assert_eq!(names(&net, 1), range(0, 5), "first {lost_first} datagrams lost");
+        assert!(net.nodes[1].stats(net.now).gaps_recovered >= 1);
+    }
+}
+
+/// The same when the sender's first event is large and every datagram of it is lost.
+#[test]
+fn a_new_senders_lost_first_large_event_is_repaired() {
+    let mut net = SimNet::new(4, 2, EndpointConfig::default(), Impairment::default());
+    net.run_for(Duration::from_millis(50));
+    net.drop_next[1] = 20; // 20 KB in 1 KB datagrams: all of event 0
+    net.emit(0, "big", 20_000, RELIABLE);
+    net.run_for(Duration::from_millis(1));
+    net.emit(0, "after", 10, RELIABLE);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(names(&net, 1), ["big", "after"]);
+}
+
+/// `StartAt::Oldest`: a late joiner also gets what the sender still holds, and what it no
+/// longer holds is skipped without a loss report.
+#[test]
+fn start_at_oldest_gets_what_the_sender_still_holds() {
+    let mut config = EndpointConfig::default();
+    config.sender.retransmit_max_events = 10; // holds the last 10 only
+    config.sender.retransmit_min_hold = Duration::ZERO;
+    let mut net = SimNet::new(5, 2, config.clone(), Impairment::default());
+    net.drop_next[1] = u32::MAX; // not running yet
+    emit_paced(&mut net, 0, 30);
+    net.drop_next[1] = 0;
+    let mut oldest = config.clone();
+    oldest.receiver.start_at = StartAt::Oldest;
+    net.nodes[1] = Endpoint::new(oldest, 1001);
+    net.nodes[1].handle_start(net.now);
+    net.seen[1].clear();
+    net.lost[1].clear();
+    emit_paced(&mut net, 30, 32);
+    net.run_for(Duration::from_secs(2));
+    let got = names(&net, 1);
+    assert_eq!(got, range(32 - got.len(), 32), "a contiguous tail, in order");
+    assert!(got.len() >= 10, "what the sender held came too: {got:?}");
+    assert!(net.lost[1].is_empty(), "history the sender no longer held is not a loss: {:?}", net.lost[1]);
+}
+
+/// A receiver whose application takes nothing for 5 s (a blocked listener) costs the other
+/// receivers nothing: one at 10% loss is repaired as fast as when nobody is blocked, and
+/// the blocked one gets everything, in order, once it takes again.
+#[test]
+fn a_blocked_application_does_not_slow_repairs_for_the_others() {
+    let run = |blocked: bool| {
+        let mut config = EndpointConfig::default();
+        config.receiver.confirm_taken = true;
+        let imp = Impairment { loss: 0.1, ..Impairment::default() };
+        let mut net = SimNet::new(6, 3, config, imp);
+        if blocked {
+            net.paused_until[1] = Some(net.now + Duration::from_secs(5));
+        }
+        for i in 0..2_000 {
+            net.emit(0, &format!("e{i}"), 100, RELIABLE);
+            net.run_for(Duration::from_micros(500));
+        }
+        net.run_for(Duration::from_secs(6));
+        net
+    };
+    let (free, with_blocked) = (run(false), run(true));
+    let p99 = |net: &SimNet, node: usize| {
+        let mut l: Vec<Duration> = net.seen[node].iter().map(|s| s.latency).collect();
+        l.sort();
+        l[l.len() * 99 / 100]
+    };
+    for net in [&free, &with_blocked] {
+        assert_eq!(names(net, 2), range(0, 2_000));
+        assert_eq!(names(net, 1), range(0, 2_000), "the blocked one gets everything afterwards");
+        assert!(net.lost.iter().all(Vec::is_empty));
+    }
+    let (a, b) = (p99(&free, 2), p99(&with_blocked, 2));
+    assert!(b <= a * 2 + Duration::from_millis(5), "repair latency p99 {b:?} with a blocked receiver, {a:?} without");
+    assert!(p99(&with_blocked, 1) >= Duration::from_secs(4), "the blocked one really waited");
+}
+
+/// While an application takes nothing, its receiver reports no progress, so a sender that
+/// follows flow control is held within its window of it, until the flow timeout lets the
+/// sender go on without it.
+#[test]
+fn an_application_that_takes_nothing_holds_the_sender_back_until_the_flow_timeout() {
+    let mut config = EndpointConfig::default();
+    config.receiver.confirm_taken = true;
+    config.sender.flow_window = 100;
+    let mut net = SimNet::new(7, 2, config, Impairment::default());
+    // 50 events taken, so that the receiver reports progress; then its application blocks
+    let mut sent = 0;
+    while sent < 50 {
+        net.emit(0, &format!("e{sent}"), 10, RELIABLE);
+        sent += 1;
+        net.run_for(Duration::from_millis(1));
+    }
+    net.run_for(Duration::from_millis(50));
+    assert_eq!(net.seen[1].len(), 50);
+    net.paused_until[1] = Some(net.now + Duration::from_secs(10));
+    let start = net.now;
+    while net.now < start + Duration::from_millis(500) {
+        if net.can_send(0) {
+            net.emit(0, &format!("e{sent}"), 10, RELIABLE);
+            sent += 1;
+        }
+        net.run_for(Duration::from_micros(200));
+    }
+    assert!((150..=170).contains(&sent), "held within the window of what was taken (50): {sent}");
+    assert!(net.nodes[0].stats(net.now).flow_control_waits >= 1);
+    while net.now < start + Duration::from_millis(2_000) {
+        if net.can_send(0) {
+            net.emit(0, &format!("e{sent}"), 10, RELIABLE);
+            sent += 1;
+        }
+        net.run_for(Duration::from_micros(200));
+    }
+    assert!(sent > 1_000, "the flow timeout let the sender go on: {sent}");
+}
