@@ -126,8 +126,10 @@ impl Encryption {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// Address the UDP socket binds to; `None` binds the unspecified address of the group's
-    /// family (`0.0.0.0` or `::`), as the original does.
+    /// Address the UDP socket binds to. `None` binds the group address on Linux, so that
+    /// the kernel hands the socket only that group's datagrams, whatever other groups
+    /// other sockets on the host joined on the port (see `driver::socket`); elsewhere the
+    /// unspecified address of the group's family (`0.0.0.0` or `::`), as the original does.
     pub address: Option<IpAddr>,
     /// UDP port; instances that want to hear each other use the same one.
     pub port: u16,
@@ -347,10 +349,6 @@ impl Options {
             Some(e) => Some(Keyring::new(e.key(self.key_id)?)),
             None => None,
         };
-        let bind_ip = self.address.unwrap_or(match self.group {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        });
         let destination = match self.group {
             IpAddr::V4(g) => SocketAddr::from((g, self.port)),
             IpAddr::V6(g) => {
@@ -358,7 +356,18 @@ impl Options {
                 SocketAddr::V6(std::net::SocketAddrV6::new(g, self.port, 0, scope))
             }
         };
-        Ok(Validated { bind: SocketAddr::new(bind_ip, self.port), destination, interface, keyring, options: self })
+        let bind = match self.address {
+            Some(ip) => SocketAddr::new(ip, self.port),
+            None if cfg!(target_os = "linux") => destination,
+            None => SocketAddr::new(
+                match self.group {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                },
+                self.port,
+            ),
+        };
+        Ok(Validated { bind, destination, interface, keyring, options: self })
     }
 
     /// The protocol core's settings.

@@ -14,17 +14,28 @@ pub(crate) const DEFAULT_RECV_BUFFER: usize = 8 << 20;
 
 /// Opens, binds and joins the socket of one instance.
 ///
-/// Several instances may share a host and port (`SO_REUSEADDR`/`SO_REUSEPORT`; the kernel
-/// copies each multicast datagram to all of them). On Linux `IP_MULTICAST_ALL` is turned
-/// off, so a socket hears only the groups it joined itself, not every group joined on the
-/// host on that port.
+/// Several instances may share a host and port, and the kernel must copy each multicast
+/// datagram to exactly those that joined its group:
+///
+/// - On Linux the socket binds the group address (unless `address` says otherwise) with
+///   `SO_REUSEADDR` only, and `IP_MULTICAST_ALL` off. Binding the group makes the kernel
+///   match the destination address; `IP_MULTICAST_ALL` off keeps a socket bound to the
+///   unspecified address from hearing groups other sockets joined. `SO_REUSEPORT` is left
+///   off on purpose: it makes the sockets one reuseport group, and the kernel then hands
+///   each datagram to *one* of them, chosen by a hash, whether or not that one joined the
+///   group — two groups on one port lose events at random.
+/// - Elsewhere (BSD, macOS) `SO_REUSEPORT` is what lets several sockets share a multicast
+///   port, and every one of them gets a copy.
+///
+/// A socket bound to the group hears no unicast: unicast transports use sockets of their
+/// own.
 pub(crate) fn open(v: &Validated, own: OwnMarker) -> Result<UdpSocket> {
     let o = &v.options;
     let domain = if o.group.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(Error::io("creating the UDP socket"))?;
     let setup = |what: &str| Error::io(format!("{what} (group {}, interface {})", o.group, o.interface));
     socket.set_reuse_address(true).map_err(setup("setting SO_REUSEADDR"))?;
-    #[cfg(unix)]
+    #[cfg(all(unix, not(target_os = "linux")))]
     socket.set_reuse_port(true).map_err(setup("setting SO_REUSEPORT"))?;
     let wanted = o.recv_buffer_size.unwrap_or(DEFAULT_RECV_BUFFER);
     if socket.set_recv_buffer_size(wanted).is_ok() {

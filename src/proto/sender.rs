@@ -311,7 +311,7 @@ impl Outgoing {
         let count = parts.len() as u32;
         for (index, data) in parts.iter().enumerate() {
             let frame = FrameRepr::Fragment { flags, seq: wire_seq(seq), index: index as u32, count, data };
-            queue.push_after(self.id, max, origin.clone(), frame);
+            queue.push_after(self.id, max, origin, frame);
         }
         u64::from(count)
     }
