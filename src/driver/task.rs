@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use socket2::SockAddr;
 use tokio::io::Interest;
@@ -22,6 +22,9 @@ pub(crate) const COMMAND_BATCH: usize = 1024;
 /// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
 /// commands again.
 const RECV_CALLS: usize = 4;
+/// The longest the driver waits to collect what the listeners took (and report it to the
+/// senders) when nothing else wakes it.
+const COLLECT_TAKEN: Duration = Duration::from_millis(2);
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -70,7 +73,13 @@ struct Buffers {
     send: std::collections::VecDeque<Vec<u8>>,
     destination: SockAddr,
     /// Reliable events the listeners took, to report to the core.
-    taken: Vec<(u64, u64)>,
+    taken: Vec<crate::proto::Taken>,
+    /// Reliable events handed to the dispatcher whose taking was not collected yet.
+    outstanding: u64,
+    /// While some are: when to collect what was taken at the latest, if nothing else wakes
+    /// the driver before (the dispatcher does not wake it per batch: the two would wake
+    /// each other thousands of times a second under load).
+    collect_at: Option<Instant>,
 }
 
 impl Driver {
@@ -81,12 +90,14 @@ impl Driver {
             send: Default::default(),
             destination: self.destination.into(),
             taken: Vec::new(),
+            outstanding: 0,
+            collect_at: None,
         };
         self.core.handle_start(Instant::now());
         loop {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
-            let deadline = self.core.poll_timeout();
+            let deadline = [self.core.poll_timeout(), io.collect_at].into_iter().flatten().min();
             // Control first, so a key change or a stop takes effect before emits queued after
             // it; socket, timers and emits at random among themselves, so that none of them
             // starves the others under load.
@@ -205,6 +216,7 @@ impl Driver {
         while stopping || queue.has_room() {
             let Some(d) = self.core.poll_event() else { break };
             let taken = d.reliable.then_some((d.sender, d.seq));
+            io.outstanding += u64::from(d.reliable);
             let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
             queue.push(Item::Event { event, taken });
             pushed = true;
@@ -216,13 +228,21 @@ impl Driver {
             queue.push(Item::Loss(loss.into()));
             pushed = true;
         }
+        let wake = pushed && queue.dispatcher_idle();
         drop(queue);
-        if pushed {
+        if wake {
             self.queue.notify_dispatcher();
         }
+        let now = Instant::now();
         if !io.taken.is_empty() {
-            self.core.handle_taken(Instant::now(), io.taken.drain(..));
+            io.outstanding = io.outstanding.saturating_sub(io.taken.iter().map(|t| t.count).sum());
+            self.core.handle_taken(now, io.taken.drain(..));
         }
+        io.collect_at = match io.outstanding {
+            0 => None,
+            _ if io.collect_at.is_some_and(|t| t > now) => io.collect_at,
+            _ => Some(now + COLLECT_TAKEN),
+        };
     }
 
     /// Sends what the core has ready now (pacing may hold some back), a batch per system

@@ -16,6 +16,7 @@ use tokio::runtime::Handle;
 use super::Listeners;
 use super::queue::{BATCH, DeliveryQueue, Item};
 use crate::event::Event;
+use crate::proto::Taken;
 
 thread_local! {
     static DISPATCHER: Cell<bool> = const { Cell::new(false) };
@@ -66,7 +67,9 @@ fn run(listeners: &Listeners, queue: &DeliveryQueue, runtime: &Handle) {
             match item {
                 Item::Event { event, taken: t } => {
                     events.push(event);
-                    taken.extend(t);
+                    if let Some((sender, seq)) = t {
+                        Taken::push(&mut taken, sender, seq);
+                    }
                 }
                 Item::Loss(loss) => {
                     abandoned += run(&mut events, &mut calls);
@@ -81,7 +84,7 @@ fn run(listeners: &Listeners, queue: &DeliveryQueue, runtime: &Handle) {
         if abandoned > 0 {
             listeners.counters.dispatch_abandoned.fetch_add(abandoned as u64, Ordering::Relaxed);
         }
-        queue.finish(n, taken.drain(..));
+        queue.finish(n, &mut taken);
     }
     tracing::trace!(target: "eventcast", "dispatcher ended");
 }

@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::event::{Event, Loss};
+use crate::proto::Taken;
 
 /// Items waiting for the dispatcher, at most.
 pub(crate) const MAX_ITEMS: usize = 1024;
 /// Bytes of event payload waiting for the dispatcher, at most (one item of any size is
 /// always let in, so an event as large as `max_event_size` still passes).
 pub(crate) const MAX_BYTES: usize = 16 << 20;
+/// Times the dispatcher yields its core before it sleeps waiting for items.
+const YIELDS_BEFORE_SLEEP: u32 = 2;
 /// Items the dispatcher takes in one go.
 pub(crate) const BATCH: usize = 256;
 
@@ -48,7 +51,9 @@ struct State {
     /// Items ever pushed; the position of the next one.
     pushed: u64,
     /// Reliable events taken since the driver last looked.
-    taken: Vec<(u64, u64)>,
+    taken: Vec<Taken>,
+    /// The dispatcher waits for items (a push must wake it).
+    idle: bool,
     /// No more items come (the instance stops): the dispatcher ends once it is empty.
     closed: bool,
 }
@@ -83,6 +88,13 @@ impl Locked<'_> {
         self.0.items.is_empty() || (self.0.items.len() < MAX_ITEMS && self.0.bytes < MAX_BYTES)
     }
 
+    /// Whether there was room, then runs `f` on the state (the lock is released after).
+    fn has_room_then(mut self, f: impl FnOnce(&mut State)) -> bool {
+        let room = self.has_room();
+        f(&mut self.0);
+        room
+    }
+
     /// Pushes an item whatever the bounds (the caller checked `has_room`, or is stopping
     /// and the core's own bounds apply); returns its position.
     pub fn push(&mut self, item: Item) -> u64 {
@@ -93,8 +105,13 @@ impl Locked<'_> {
     }
 
     /// The reliable events taken since the last call.
-    pub fn take_taken(&mut self, into: &mut Vec<(u64, u64)>) {
+    pub fn take_taken(&mut self, into: &mut Vec<Taken>) {
         into.append(&mut self.0.taken);
+    }
+
+    /// Whether the dispatcher waits for items: only then does a push need to wake it.
+    pub fn dispatcher_idle(&self) -> bool {
+        self.0.idle
     }
 }
 
@@ -118,7 +135,8 @@ impl DeliveryQueue {
         Locked(self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Wakes the dispatcher after pushes.
+    /// Wakes the dispatcher after pushes (only needed when it was idle: see
+    /// `Locked::dispatcher_idle`; waking it needlessly costs a system call).
     pub fn notify_dispatcher(&self) {
         self.ready.notify_one();
     }
@@ -143,6 +161,7 @@ impl DeliveryQueue {
     /// empty, or aborted.
     pub fn pop_batch(&self, into: &mut Vec<Item>) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut yields = 0;
         loop {
             if self.is_aborted() {
                 return false;
@@ -153,25 +172,44 @@ impl DeliveryQueue {
             if state.closed {
                 return false;
             }
+            if yields < YIELDS_BEFORE_SLEEP {
+                // under load the driver hands over again within microseconds: give it the
+                // core instead of a sleep and a wake-up (two context switches) per batch
+                drop(state);
+                std::thread::yield_now();
+                yields += 1;
+                state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            state.idle = true;
             state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.idle = false;
         }
-        let n = state.items.len().min(BATCH);
-        for item in state.items.drain(..n) {
-            into.push(item);
+        let was_full = !Locked(state).has_room_then(|s| {
+            let n = s.items.len().min(BATCH);
+            for item in s.items.drain(..n) {
+                into.push(item);
+            }
+            s.bytes -= into.iter().map(Item::bytes).sum::<usize>();
+        });
+        if was_full {
+            // the driver may have events waiting for room
+            self.driver_wake.notify_one();
         }
-        state.bytes -= into.iter().map(Item::bytes).sum::<usize>();
-        drop(state);
-        self.driver_wake.notify_one();
         true
     }
 
     /// The dispatcher finished `n` items; `taken` lists the reliable events among them.
-    pub fn finish(&self, n: usize, taken: impl IntoIterator<Item = (u64, u64)>) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.taken.extend(taken);
-        drop(state);
+    ///
+    /// The driver collects what was taken whenever it hands over events, and on a short
+    /// timer of its own while some is outstanding; it is not woken per batch, so that a busy
+    /// pair does not wake each other thousands of times a second. (A queue that was full
+    /// wakes it in `pop_batch`.)
+    pub fn finish(&self, n: usize, taken: &mut Vec<Taken>) {
+        if !taken.is_empty() {
+            self.state.lock().unwrap_or_else(|p| p.into_inner()).taken.append(taken);
+        }
         self.mark_progress(n);
-        self.driver_wake.notify_one();
     }
 
     /// Notes that `n` more items were dispatched.
@@ -252,11 +290,11 @@ mod tests {
         assert!(q.stuck(Instant::now() + Duration::from_millis(1)));
         let mut batch = Vec::new();
         q.pop_batch(&mut batch);
-        q.finish(1, [(7, 3)]);
+        q.finish(1, &mut vec![Taken { sender: 7, last_seq: 3, count: 1 }]);
         assert!(!q.stuck(Instant::now() + Duration::from_secs(5)));
         let mut taken = Vec::new();
         q.lock().take_taken(&mut taken);
-        assert_eq!(taken, vec![(7, 3)]);
+        assert_eq!(taken, vec![Taken { sender: 7, last_seq: 3, count: 1 }]);
     }
 
     #[test]
@@ -266,7 +304,7 @@ mod tests {
         q.close();
         let mut batch = Vec::new();
         assert!(q.pop_batch(&mut batch), "what was queued before the close still comes");
-        q.finish(batch.len(), []);
+        q.finish(batch.len(), &mut Vec::new());
         assert!(q.drained());
         assert!(!q.pop_batch(&mut Vec::new()));
         let q = DeliveryQueue::new(Duration::from_secs(1));

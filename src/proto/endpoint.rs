@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::crypto::{self, Keyring, NonceSequence, OpenError};
 use super::reassembly::ReassemblyLimits;
-use super::receiver::{DataFrame, Incoming, ReceiverConfig};
+use super::receiver::{DataFrame, Incoming, ReceiverConfig, Taken};
 use super::replay::ReplayGuard;
 use super::sender::{DeliveryMode, Outgoing, SendError, SenderConfig};
 use super::seq::Seq;
@@ -288,14 +288,14 @@ impl Endpoint {
         self.incoming.has_events()
     }
 
-    /// The application took these reliable events (sender, sequence), handed out by
+    /// The application took these reliable events (runs per sender), handed out by
     /// [`Endpoint::poll_event`]: the progress this receiver reports to their senders (flow
     /// control) moves past them. Until then a sender is held within its flow window of
     /// what the application took, so a slow application slows its senders instead of
     /// losing events. Confirmations for senders forgotten since are ignored.
-    pub fn handle_taken(&mut self, now: Instant, taken: impl IntoIterator<Item = (u64, u64)>) {
-        for (sender, seq) in taken {
-            self.incoming.handle_taken(sender, seq);
+    pub fn handle_taken(&mut self, now: Instant, taken: impl IntoIterator<Item = Taken>) {
+        for run in taken {
+            self.incoming.handle_taken(run);
         }
         self.incoming.schedule_status(now);
         self.send_statuses();

@@ -37,6 +37,6 @@ pub mod sim;
 mod sim_tests;
 
 pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Sealing, Transmit};
-pub use receiver::{ReceiverConfig, StartAt};
+pub use receiver::{ReceiverConfig, StartAt, Taken};
 pub use sender::{DeliveryMode, SendError, SenderConfig};
 pub use stats::{DropCounters, PeerStats, Stats};

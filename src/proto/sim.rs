@@ -234,7 +234,7 @@ impl SimNet {
         let now = self.now;
         while let Some(d) = self.nodes[i].poll_event() {
             if d.reliable {
-                self.nodes[i].handle_taken(now, [(d.sender, d.seq)]);
+                self.nodes[i].handle_taken(now, [super::Taken { sender: d.sender, last_seq: d.seq, count: 1 }]);
             }
             let from_node = (d.sender - 1000) as usize;
             let name = d.view.name(&d.payload).to_owned();

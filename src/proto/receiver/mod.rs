@@ -23,7 +23,7 @@ use super::window::{SeqStatus, SeqWindow};
 use super::wire;
 pub use gaps::MAX_GAPS_PER_SENDER;
 use types::Peer;
-pub use types::{DataFrame, Delivery, JUMP_CONFIRMATIONS, Loss, ReceiverConfig, StartAt};
+pub use types::{DataFrame, Delivery, JUMP_CONFIRMATIONS, Loss, ReceiverConfig, StartAt, Taken};
 
 /// The receiving half of an [`super::Endpoint`].
 pub struct Incoming {
@@ -395,13 +395,13 @@ impl Incoming {
         !self.deliveries.is_empty()
     }
 
-    /// The application took the reliable event `seq` of `sender` (handed out by
-    /// `poll_event`): the progress reported to the sender may move past it.
-    pub fn handle_taken(&mut self, sender: u64, seq: u64) {
-        let Some(peer) = self.peers.get_mut(&sender).filter(|_| self.config.confirm_taken) else { return };
-        peer.in_app = peer.in_app.saturating_sub(1);
-        peer.taken_end = peer.taken_end.max(seq.saturating_add(1));
-        self.note_progress(sender);
+    /// The application took a run of reliable events of one sender (handed out by
+    /// `poll_event`): the progress reported to the sender may move past them.
+    pub fn handle_taken(&mut self, run: Taken) {
+        let Some(peer) = self.peers.get_mut(&run.sender).filter(|_| self.config.confirm_taken) else { return };
+        peer.in_app = peer.in_app.saturating_sub(run.count);
+        peer.taken_end = peer.taken_end.max(run.last_seq.saturating_add(1));
+        self.note_progress(run.sender);
     }
 
     /// The next loss report.

@@ -114,6 +114,32 @@ pub struct Delivery {
     pub reliable: bool,
 }
 
+/// Reliable events of one sender that the application took, in a row: `count` of them, the
+/// last with sequence `last_seq` (see `Endpoint::handle_taken`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// Sender id.
+    pub sender: u64,
+    /// The highest sequence among them.
+    pub last_seq: u64,
+    /// How many.
+    pub count: u64,
+}
+
+impl Taken {
+    /// Adds the reliable event `seq` of `sender` to `runs`, extending the last run when it
+    /// is of the same sender.
+    pub fn push(runs: &mut Vec<Taken>, sender: u64, seq: u64) {
+        match runs.last_mut() {
+            Some(run) if run.sender == sender => {
+                run.last_seq = run.last_seq.max(seq);
+                run.count += 1;
+            }
+            _ => runs.push(Taken { sender, last_seq: seq, count: 1 }),
+        }
+    }
+}
+
 /// Events of one sender that could not be repaired and were skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Loss {
