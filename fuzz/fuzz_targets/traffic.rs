@@ -2,4 +2,4 @@
 //! changes, hostile datagrams) of two or three protocol cores, checking the delivery
 //! contract, the memory bounds and the work per datagram.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| eventcast::proto::fuzz_entry::traffic(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| eventcast_proto::fuzz_entry::traffic(data));
