@@ -407,3 +407,79 @@ fn sealed_nacks_fit_and_held_events_have_a_global_cap() {
     }
     assert!(rx.stats(now).held_overflow > 0);
 }
+
+fn origin(age_ms: u32) -> Vec<u8> {
+    frame(wire::TYPE_ORIGIN, 0, &age_ms.to_be_bytes())
+}
+
+/// Runs `rx`'s timers for thirty seconds (past every give-up) and returns the NACKs it sent and the losses it
+/// reported.
+fn nacks_and_losses(rx: &mut Endpoint, now: Instant) -> (u64, u64) {
+    let mut losses = 0;
+    for ms in (0..30_000).step_by(50) {
+        let t = now + Duration::from_millis(ms);
+        rx.handle_timeout(t);
+        while rx.poll_transmit(t).is_some() {}
+        while let Some(l) = rx.poll_loss() {
+            losses += l.last - l.first + 1;
+        }
+    }
+    (rx.stats(now).nacks_sent, losses)
+}
+
+#[test]
+fn origin_of_an_old_stream_is_joined_live_whatever_its_age() {
+    let t0 = Instant::now();
+    // ten seconds and beyond (the sender's ORIGIN period), and the largest age (a stream
+    // older than 49 days), heard by a receiver up longer than each
+    for age in [10_000, 60_000, u32::MAX - 1, u32::MAX] {
+        let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+        rx.handle_timeout(t0);
+        let now = t0 + Duration::from_millis(u64::from(age)) + Duration::from_secs(1);
+        feed(&mut rx, now, &dgram(LIVE, &[origin(age), event(500, "e")]));
+        assert_eq!(rx.poll_event().map(|d| d.seq), Some(500), "age {age}: delivered at once");
+        assert_eq!(nacks_and_losses(&mut rx, now), (0, 0), "age {age}: nothing before 500 is owed");
+    }
+}
+
+#[test]
+fn origin_of_a_young_stream_makes_its_first_events_owed() {
+    let t0 = Instant::now();
+    let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+    rx.handle_timeout(t0);
+    let now = t0 + Duration::from_secs(5);
+    feed(&mut rx, now, &dgram(LIVE, &[origin(4_000), event(3, "e")]));
+    assert!(rx.poll_event().is_none(), "3 waits for 0..=2 (reliable order)");
+    let (nacks, losses) = nacks_and_losses(&mut rx, now);
+    assert!(nacks > 0, "0..=2 asked for");
+    assert_eq!(losses, 3, "never repaired, so reported");
+}
+
+#[test]
+fn a_forgotten_sender_is_not_restarted_at_zero_by_its_origin() {
+    let t0 = Instant::now();
+    let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+    rx.handle_timeout(t0);
+    feed(&mut rx, t0, &dgram(LIVE, &[origin(0), event(0, "e")]));
+    assert_eq!(rx.poll_event().map(|d| d.seq), Some(0));
+    // silent past the peer timeout: forgotten
+    let later = t0 + Duration::from_secs(61);
+    rx.handle_timeout(later);
+    assert_eq!(rx.stats(later).peers, 0);
+    // an ORIGIN still young (a forgery on a plaintext group, or a sender evicted early)
+    feed(&mut rx, later, &dgram(LIVE, &[origin(10), event(1, "e")]));
+    assert_eq!(rx.poll_event().map(|d| d.seq), Some(1), "joined where it stands");
+    assert!(rx.poll_event().is_none(), "event 0 not delivered twice");
+    assert_eq!(nacks_and_losses(&mut rx, later), (0, 0));
+}
+
+#[test]
+fn malformed_origin_frames_are_dropped_and_counted() {
+    let now = Instant::now();
+    let mut rx = Endpoint::new(EndpointConfig::default(), RX);
+    for body in [&[][..], &[0; 3], &[0; 5], &[0xff; 8]] {
+        let before = rx.stats(now).dropped.malformed;
+        feed(&mut rx, now, &dgram(LIVE, &[frame(wire::TYPE_ORIGIN, 0, body), event(0, "e")]));
+        assert_eq!(rx.stats(now).dropped.malformed, before + 1, "ORIGIN body of {} bytes", body.len());
+    }
+}

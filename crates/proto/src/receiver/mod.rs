@@ -7,7 +7,7 @@ mod order;
 mod status;
 mod types;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use rand::rngs::SmallRng;
 use super::idhash::{IdHash, IdMap};
 use super::payload::PayloadView;
 use super::reassembly::{Outcome, Reassembler};
+use super::sender::ORIGIN_PERIOD;
 use super::stats::{PeerStats, Stats};
 use super::window::{SeqStatus, SeqWindow};
 use super::wire;
@@ -56,6 +57,10 @@ pub struct Incoming {
     statuses: Vec<(u64, u64)>,
     status_dirty: bool,
     status_due: Option<Instant>,
+    /// Senders forgotten in this run (evicted or silent), newest last, at most
+    /// `max_senders`: an ORIGIN from one of them does not restart its stream at 0.
+    forgotten: HashSet<u64, IdHash>,
+    forgotten_order: VecDeque<u64>,
 }
 
 /// A sender that has sent this many datagrams, over at least [`PROOF_AGE`], counts as real
@@ -98,6 +103,8 @@ impl Incoming {
             delivery_bytes: 0,
             joined: None,
             datagrams: 0,
+            forgotten: HashSet::with_hasher(IdHash::new(seed.rotate_left(17) ^ 0x27d4_eb2f)),
+            forgotten_order: VecDeque::new(),
             statuses: Vec::new(),
             status_dirty: false,
             status_due: None,
@@ -123,12 +130,22 @@ impl Incoming {
     /// running at least that long and do not follow it yet, its stream starts at 0 for us:
     /// every event it sent is owed to us, the first ones repaired if their datagrams were
     /// lost.
+    ///
+    /// Only a young stream counts (younger than the sender's `ORIGIN_PERIOD`, within which
+    /// its first events can still be repaired): an older one is joined like a late joiner,
+    /// so a receiver that only now hears a long-running sender is not owed minutes of
+    /// history it can never get. A sender this receiver forgot in this run (evicted or
+    /// silent) is never restarted at 0: that would deliver its first events twice.
     pub fn handle_origin(&mut self, now: Instant, sender: u64, from: SocketAddr, age_ms: u32, stats: &mut Stats) {
-        if self.peers.get(&sender).is_some_and(|p| p.anchored) {
+        if self.peers.get(&sender).is_some_and(|p| p.anchored) || self.forgotten.contains(&sender) {
+            return;
+        }
+        let age = Duration::from_millis(u64::from(age_ms));
+        if age >= ORIGIN_PERIOD {
             return;
         }
         let uptime = now.saturating_duration_since(self.joined.unwrap_or(now));
-        if uptime >= Duration::from_millis(u64::from(age_ms)) {
+        if uptime >= age {
             self.touch(now, sender, from, Some((0, 0)), stats);
         }
     }
@@ -241,6 +258,14 @@ impl Incoming {
     fn forget(&mut self, sender: u64) {
         if let Some(peer) = self.peers.remove(&sender) {
             self.held_total -= peer.held_bytes;
+            if peer.anchored && self.forgotten.insert(sender) {
+                self.forgotten_order.push_back(sender);
+                if self.forgotten_order.len() > self.config.max_senders
+                    && let Some(old) = self.forgotten_order.pop_front()
+                {
+                    self.forgotten.remove(&old);
+                }
+            }
         }
         self.reassembly.forget_sender(sender);
     }

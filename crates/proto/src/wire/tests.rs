@@ -77,6 +77,8 @@ fn control_frames_roundtrip() {
     let frames = [
         FrameRepr::Heartbeat { next_seq: s(10), oldest: s(3) },
         FrameRepr::Nack { target: 77, entries: NackEntries::new(&entries).unwrap() },
+        FrameRepr::Origin { age_ms: u32::MAX },
+        FrameRepr::Origin { age_ms: 0 },
     ];
     let buf = datagram(&frames);
     let d = Datagram::new_checked(&buf[..]).unwrap();
@@ -89,6 +91,9 @@ fn control_frames_roundtrip() {
     // a NACK with no entries, a short heartbeat
     assert_eq!(FrameRepr::parse(&[TYPE_NACK, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]), Err(WireError::Malformed));
     assert_eq!(FrameRepr::parse(&[TYPE_HEARTBEAT, 0, 0, 1, 0]), Err(WireError::Malformed));
+    // an ORIGIN body is exactly four bytes
+    assert_eq!(FrameRepr::parse(&[TYPE_ORIGIN, 0, 0, 3, 0, 0, 1]), Err(WireError::Malformed));
+    assert_eq!(FrameRepr::parse(&[TYPE_ORIGIN, 0, 0, 5, 0, 0, 0, 1, 2]), Err(WireError::Malformed));
 }
 
 #[test]
