@@ -39,6 +39,7 @@ enum End {
 
 pub async fn run(args: ListenArgs) -> CliResult {
     let patterns = args.patterns.iter().map(|p| Pattern::new(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut shutdown = crate::shutdown::Shutdown::install();
     let ec = args.net.build()?;
     // Lines are written by a listener, on the instance's dispatcher thread: when stdout is
     // not read, that thread waits and the protocol goes on (its senders are slowed through
@@ -46,6 +47,9 @@ pub async fn run(args: ListenArgs) -> CliResult {
     let (end_tx, mut end_rx) = tokio::sync::mpsc::unbounded_channel();
     let seen = Arc::new(AtomicU64::new(0));
     let count = args.count;
+    if count == Some(0) {
+        let _ = end_tx.send(End::Counted);
+    }
     let printed = seen.clone();
     ec.on_any(move |event| {
         if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(event.name())) {
@@ -89,7 +93,10 @@ pub async fn run(args: ListenArgs) -> CliResult {
             }
             None => ExitCode::SUCCESS,
         },
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        signal = shutdown.requested() => {
+            eprintln!("eventcast: {signal}: stopping");
+            ExitCode::SUCCESS
+        }
     };
     if args.stats {
         eprintln!("{}", serde_json::to_string(&ec.stats().await)?);

@@ -8,6 +8,7 @@ mod json;
 mod listen;
 mod metrics;
 mod net;
+mod shutdown;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;

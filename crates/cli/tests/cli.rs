@@ -379,3 +379,43 @@ fn bench_measures_and_reports_one_json_line() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--size 10 is below the smallest benchmark event (42 bytes)"), "{err}");
 }
+
+/// SIGTERM (docker stop, systemd, Kubernetes) stops `listen` as Ctrl-C does: the
+/// instance stopped in order, `--stats` printed, exit 0.
+#[test]
+fn sigterm_and_sigint_stop_listen_in_order_with_its_stats() {
+    for signal in ["TERM", "INT"] {
+        let mut c = eventcast();
+        c.args(["listen", "--stats"]);
+        net(&mut c, 19230);
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("listening") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "listen ended early");
+        }
+        assert!(emit(19230, &["before-stop", "1"]).status.success());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut event = String::new();
+        stdout.read_line(&mut event).unwrap();
+        assert!(event.contains("before-stop"), "{event}");
+        child.stdout = Some(stdout.into_inner());
+        let kill = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let (code, _) = wait(child, Duration::from_secs(10));
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        assert_eq!(code, Some(0), "SIG{signal}: {rest}");
+        assert!(rest.contains(&format!("SIG{signal}: stopping")), "{rest}");
+        let stats: Value =
+            rest.lines().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| panic!("no stats: {rest}"));
+        assert_eq!(stats["events_in"], json!(1), "{stats}");
+    }
+}
+
+#[test]
+fn listen_count_zero_exits_at_once() {
+    let (code, lines) = wait(listen(19231, &["--count", "0"]), Duration::from_secs(10));
+    assert_eq!((code, lines.len()), (Some(0), 0));
+}

@@ -403,8 +403,10 @@ impl Eventcast {
         })?;
         if let Some(ev) = local_event {
             let mut queue = path.queue.lock();
-            if queue.has_room() {
-                queue.push(Item::Event { event: ev, taken: None });
+            if !queue.has_room() {
+                drop(queue);
+                self.drop_local_copy(event);
+            } else if queue.push(Item::Event { event: ev, taken: None }).is_ok() {
                 drop(queue);
                 path.queue.notify_dispatcher();
             } else {
@@ -442,7 +444,14 @@ impl Eventcast {
             if let Some(event) = ev.take() {
                 let mut locked = queue.lock();
                 if locked.has_room() {
-                    position = Some(locked.push(Item::Event { event, taken: None }));
+                    match locked.push(Item::Event { event, taken: None }) {
+                        Ok(p) => position = Some(p),
+                        Err(item) => {
+                            // the instance stopped under us
+                            drop(locked);
+                            return self.drop_local_copy(item.name());
+                        }
+                    }
                     drop(locked);
                     queue.notify_dispatcher();
                 } else {

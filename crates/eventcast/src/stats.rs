@@ -30,12 +30,13 @@ pub struct Stats {
     /// Events a subscriber stream never got: the instance stopped while the stream was full
     /// and unread for the stuck timeout.
     pub stream_dropped: u64,
-    /// Local copies of emitted events that the listeners never got: they were stuck (took
-    /// nothing for `flow_timeout`) with the hand-over queue full, or did not take them
-    /// before the instance stopped.
+    /// Local copies of emitted events that never reached the hand-over queue: the listeners
+    /// were stuck (took nothing for `flow_timeout`) with the queue full, a listener emitted
+    /// while the queue was full (it cannot wait for itself), or the instance stopped as the
+    /// copy arrived.
     pub local_dropped: u64,
-    /// Received events and loss reports dropped when the instance stopped because the
-    /// listeners were stuck.
+    /// Items in the hand-over queue (received events, loss reports, local copies) dropped
+    /// when the instance stopped because the listeners were stuck.
     pub dispatch_abandoned: u64,
     /// Listener calls that panicked (the panic is caught and logged).
     pub listener_panics: u64,

@@ -217,3 +217,76 @@ async fn emit_waits_for_local_listeners_but_not_for_stuck_ones() {
     }
     assert_eq!(a.stats().await.local_dropped, 0);
 }
+
+/// After a quiet spell longer than the stuck timeout (1 s), the next events are not taken
+/// for stuck listeners: `emit` still returns after its local listeners ran, and a burst
+/// followed by `stop` is delivered in full.
+#[tokio::test]
+async fn a_quiet_spell_is_not_mistaken_for_stuck_listeners() {
+    let a = started("239.255.11.7", 19207).await;
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    a.on("tick", move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    a.emit("tick", &()).await.unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "emit returned before its local listener ran");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let mut accepted = 1;
+    for _ in 0..2000 {
+        accepted += u64::from(a.try_emit("tick", &()).is_ok());
+    }
+    let before = seen.load(Ordering::SeqCst);
+    a.stop().await.unwrap();
+    let stats = a.stats().await;
+    let after = seen.load(Ordering::SeqCst);
+    assert_eq!(stats.dispatch_abandoned, 0, "nothing given up at stop");
+    assert_eq!(after + stats.local_dropped, accepted, "every copy delivered or counted (before stop: {before})");
+}
+
+/// A listener that emits: its own instance does not wait for itself, the copy reaches the
+/// listeners after the current one, and another instance's emit from a listener works too.
+#[tokio::test]
+async fn a_listener_may_emit() {
+    let a = started("239.255.11.8", 19208).await;
+    let b = started("239.255.11.8", 19208).await;
+    let (a2, b2) = (a.clone(), b.clone());
+    a.on("ping", move |ev| {
+        let n = ev.arg::<u64>(0).unwrap();
+        let (a2, b2) = (a2.clone(), b2.clone());
+        tokio::spawn(async move {
+            if n < 5 {
+                a2.emit("ping", &(n + 1,)).await.unwrap();
+            }
+            b2.emit("from-b", &(n,)).await.unwrap();
+        });
+    })
+    .unwrap();
+    let chain = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = chain.clone();
+    let a3 = a.clone();
+    a.on("direct", move |ev| {
+        log.lock().unwrap().push(ev.arg::<u64>(0).unwrap());
+        let n = ev.arg::<u64>(0).unwrap();
+        if n < 3 {
+            // emitted from the dispatcher thread itself, through the blocking facade
+            a3.try_emit("direct", &(n + 1,)).unwrap();
+        }
+    })
+    .unwrap();
+    let mut from_b = a.subscribe("from-b").unwrap();
+    a.emit("ping", &(0u64,)).await.unwrap();
+    let mut got = collect(&mut from_b, 6).await;
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+    a.emit("direct", &(0u64,)).await.unwrap();
+    let t0 = Instant::now();
+    while chain.lock().unwrap().len() < 4 {
+        assert!(t0.elapsed() < WAIT, "chain stopped at {:?}", chain.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(*chain.lock().unwrap(), [0, 1, 2, 3]);
+    assert_eq!(a.stats().await.local_dropped, 0);
+}

@@ -23,8 +23,11 @@ pub(crate) const COMMAND_BATCH: usize = 1024;
 /// commands again.
 const RECV_CALLS: usize = 4;
 /// The longest the driver waits to collect what the listeners took (and report it to the
-/// senders) when nothing else wakes it.
+/// senders) when nothing else wakes it, while they take something each time...
 const COLLECT_TAKEN: Duration = Duration::from_millis(2);
+/// ...doubling up to this while they take nothing (a listener blocks), so that a stuck
+/// listener does not keep the driver waking 500 times a second.
+const COLLECT_TAKEN_IDLE: Duration = Duration::from_millis(64);
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -80,6 +83,8 @@ struct Buffers {
     /// the driver before (the dispatcher does not wake it per batch: the two would wake
     /// each other thousands of times a second under load).
     collect_at: Option<Instant>,
+    /// The wait before the next collection (see `COLLECT_TAKEN_IDLE`).
+    collect_every: Duration,
 }
 
 impl Driver {
@@ -92,6 +97,7 @@ impl Driver {
             taken: Vec::new(),
             outstanding: 0,
             collect_at: None,
+            collect_every: COLLECT_TAKEN,
         };
         self.core.handle_start(Instant::now());
         loop {
@@ -218,14 +224,16 @@ impl Driver {
             let taken = d.reliable.then_some((d.sender, d.seq));
             io.outstanding += u64::from(d.reliable);
             let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
-            queue.push(Item::Event { event, taken });
+            let in_queue = queue.push(Item::Event { event, taken });
+            debug_assert!(in_queue.is_ok(), "only the driver closes the queue, after its last push");
             pushed = true;
         }
         while stopping || queue.has_room() {
             let Some(loss) = self.core.poll_loss() else { break };
             tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");
-            queue.push(Item::Loss(loss.into()));
+            let in_queue = queue.push(Item::Loss(loss.into()));
+            debug_assert!(in_queue.is_ok(), "only the driver closes the queue, after its last push");
             pushed = true;
         }
         let wake = pushed && queue.dispatcher_idle();
@@ -237,11 +245,16 @@ impl Driver {
         if !io.taken.is_empty() {
             io.outstanding = io.outstanding.saturating_sub(io.taken.iter().map(|t| t.count).sum());
             self.core.handle_taken(now, io.taken.drain(..));
+            io.collect_every = COLLECT_TAKEN;
         }
         io.collect_at = match io.outstanding {
             0 => None,
             _ if io.collect_at.is_some_and(|t| t > now) => io.collect_at,
-            _ => Some(now + COLLECT_TAKEN),
+            _ => {
+                let at = now + io.collect_every;
+                io.collect_every = (io.collect_every * 2).min(COLLECT_TAKEN_IDLE);
+                Some(at)
+            }
         };
     }
 

@@ -64,6 +64,11 @@ impl Listeners {
             for (i, f) in calls.drain(..) {
                 if i != last_call {
                     progress();
+                    // a listener that blocked past the stop's patience must not, once it
+                    // returns, run the rest of a batch the instance gave up on
+                    if aborted() {
+                        return start + i;
+                    }
                     last_call = i;
                 }
                 registry::call_one(&f, &events[start + i], &self.counters);

@@ -36,6 +36,14 @@ pub(crate) enum Item {
 }
 
 impl Item {
+    /// The event's name (empty for a loss report).
+    pub fn name(&self) -> &str {
+        match self {
+            Item::Event { event, .. } => event.name(),
+            Item::Loss(_) => "",
+        }
+    }
+
     fn bytes(&self) -> usize {
         match self {
             Item::Event { event, .. } => event.encoded_len(),
@@ -56,6 +64,9 @@ struct State {
     idle: bool,
     /// No more items come (the instance stops): the dispatcher ends once it is empty.
     closed: bool,
+    /// When the oldest waiting item was pushed onto an empty queue: the stuck clock runs
+    /// from then at the earliest, so a quiet spell is not mistaken for stuck listeners.
+    waiting_since: Option<Instant>,
 }
 
 /// See the module documentation.
@@ -96,12 +107,19 @@ impl Locked<'_> {
     }
 
     /// Pushes an item whatever the bounds (the caller checked `has_room`, or is stopping
-    /// and the core's own bounds apply); returns its position.
-    pub fn push(&mut self, item: Item) -> u64 {
+    /// and the core's own bounds apply); returns its position, or the item back when the
+    /// queue is closed (the instance stopped: the caller counts it as dropped).
+    pub fn push(&mut self, item: Item) -> Result<u64, Item> {
+        if self.0.closed {
+            return Err(item);
+        }
+        if self.0.items.is_empty() {
+            self.0.waiting_since = Some(Instant::now());
+        }
         self.0.bytes += item.bytes();
         self.0.items.push_back(item);
         self.0.pushed += 1;
-        self.0.pushed
+        Ok(self.0.pushed)
     }
 
     /// The reliable events taken since the last call.
@@ -146,14 +164,19 @@ impl DeliveryQueue {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Whether items wait and the listeners have taken none for `stuck_after`: a listener
-    /// blocks, or a stream is not read.
+    /// Whether items wait and the listeners have taken none for `stuck_after` (counted from
+    /// the later of their last progress and the oldest item's arrival on an empty queue): a
+    /// listener blocks, or a stream is not read.
     pub fn stuck(&self, now: Instant) -> bool {
-        let pushed = self.lock().0.pushed;
+        let (pushed, waiting_since) = {
+            let l = self.lock();
+            (l.0.pushed, l.0.waiting_since)
+        };
         if self.done() >= pushed {
             return false;
         }
-        let last = self.base + Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed));
+        let progress = self.base + Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed));
+        let last = waiting_since.map_or(progress, |w| w.max(progress));
         now.saturating_duration_since(last) >= self.stuck_after
     }
 
@@ -288,6 +311,12 @@ mod tests {
         assert!(!q.stuck(Instant::now()), "nothing waits");
         q.lock().push(event("x"));
         assert!(q.stuck(Instant::now() + Duration::from_millis(1)));
+        // a quiet spell is not stuck: the clock starts when an item arrives on an empty queue
+        let mut q = DeliveryQueue::new(Duration::from_secs(1));
+        q.base = Instant::now().checked_sub(Duration::from_secs(10)).expect("machine up for 10 s");
+        q.lock().push(event("x"));
+        assert!(!q.stuck(Instant::now()), "just arrived after ten quiet seconds");
+        assert!(q.stuck(Instant::now() + Duration::from_millis(1500)), "waited a second and more with no progress");
         let mut batch = Vec::new();
         q.pop_batch(&mut batch);
         q.finish(1, &mut vec![Taken { sender: 7, last_seq: 3, count: 1 }]);
@@ -307,9 +336,11 @@ mod tests {
         q.finish(batch.len(), &mut Vec::new());
         assert!(q.drained());
         assert!(!q.pop_batch(&mut Vec::new()));
+        assert!(q.lock().push(event("late")).is_err(), "closed: refused, for the caller to count");
         let q = DeliveryQueue::new(Duration::from_secs(1));
         q.lock().push(event("a"));
         assert_eq!(q.abort(), 1);
         assert!(!q.pop_batch(&mut Vec::new()));
+        assert!(q.lock().push(event("late")).is_err());
     }
 }

@@ -1,0 +1,37 @@
+//! The signals that ask a command for an orderly stop: SIGINT (Ctrl-C) and SIGTERM (what
+//! `docker stop`, systemd and Kubernetes send). Both end `listen` the same way: its
+//! `--stats` printed, the instance stopped, exit 0.
+
+/// Handlers for both signals, installed when made (so a signal that comes before the
+/// command waits for it is not lost to the default action).
+pub struct Shutdown {
+    #[cfg(unix)]
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Shutdown {
+    /// Installs the handlers (needs the tokio runtime).
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+            Shutdown { signals: signals.ok() }
+        }
+        #[cfg(not(unix))]
+        Shutdown {}
+    }
+
+    /// Resolves when SIGINT or SIGTERM arrives; the name of the signal.
+    pub async fn requested(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((interrupt, terminate)) = &mut self.signals {
+            return tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
