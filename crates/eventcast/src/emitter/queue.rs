@@ -109,6 +109,7 @@ impl Locked<'_> {
     /// Pushes an item whatever the bounds (the caller checked `has_room`, or is stopping
     /// and the core's own bounds apply); returns its position, or the item back when the
     /// queue is closed (the instance stopped: the caller counts it as dropped).
+    #[allow(clippy::result_large_err, reason = "the item moves back to its caller, no allocation")]
     pub fn push(&mut self, item: Item) -> Result<u64, Item> {
         if self.0.closed {
             return Err(item);
@@ -294,7 +295,7 @@ mod tests {
         let mut l = q.lock();
         let mut n = 0;
         while l.has_room() {
-            l.push(event("x"));
+            assert!(l.push(event("x")).is_ok());
             n += 1;
         }
         assert_eq!(n, MAX_ITEMS);
@@ -309,12 +310,12 @@ mod tests {
     fn stuck_only_while_items_wait_without_progress() {
         let q = DeliveryQueue::new(Duration::from_millis(0));
         assert!(!q.stuck(Instant::now()), "nothing waits");
-        q.lock().push(event("x"));
+        assert!(q.lock().push(event("x")).is_ok());
         assert!(q.stuck(Instant::now() + Duration::from_millis(1)));
         // a quiet spell is not stuck: the clock starts when an item arrives on an empty queue
         let mut q = DeliveryQueue::new(Duration::from_secs(1));
         q.base = Instant::now().checked_sub(Duration::from_secs(10)).expect("machine up for 10 s");
-        q.lock().push(event("x"));
+        assert!(q.lock().push(event("x")).is_ok());
         assert!(!q.stuck(Instant::now()), "just arrived after ten quiet seconds");
         assert!(q.stuck(Instant::now() + Duration::from_millis(1500)), "waited a second and more with no progress");
         let mut batch = Vec::new();
@@ -329,7 +330,7 @@ mod tests {
     #[test]
     fn close_ends_the_dispatcher_after_the_last_item_and_abort_at_once() {
         let q = DeliveryQueue::new(Duration::from_secs(1));
-        q.lock().push(event("a"));
+        assert!(q.lock().push(event("a")).is_ok());
         q.close();
         let mut batch = Vec::new();
         assert!(q.pop_batch(&mut batch), "what was queued before the close still comes");
@@ -338,7 +339,7 @@ mod tests {
         assert!(!q.pop_batch(&mut Vec::new()));
         assert!(q.lock().push(event("late")).is_err(), "closed: refused, for the caller to count");
         let q = DeliveryQueue::new(Duration::from_secs(1));
-        q.lock().push(event("a"));
+        assert!(q.lock().push(event("a")).is_ok());
         assert_eq!(q.abort(), 1);
         assert!(!q.pop_batch(&mut Vec::new()));
         assert!(q.lock().push(event("late")).is_err());
