@@ -1,5 +1,6 @@
 //! The builder of an [`Eventcast`] instance.
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -8,7 +9,10 @@ use crate::eventcast::Eventcast;
 use crate::interface::Interface;
 use crate::options::Options;
 
-/// Sets options one by one; [`Builder::build`] validates them all.
+/// Sets options one by one; `build` validates them all and makes the instance: an
+/// [`Eventcast`] from [`Eventcast::builder`], a [`blocking::Eventcast`](crate::blocking::Eventcast)
+/// from [`blocking::Eventcast::builder`](crate::blocking::Eventcast::builder), with the same
+/// setters.
 ///
 /// ```
 /// use std::time::Duration;
@@ -22,16 +26,46 @@ use crate::options::Options;
 ///     .unwrap();
 /// assert_eq!(ec.options().port, 9100);
 /// ```
-#[derive(Debug, Clone, Default)]
 #[must_use]
-pub struct Builder {
+pub struct Builder<T = Eventcast> {
     options: Options,
     bad_group: Option<String>,
     bad_address: Option<String>,
     bad_repl_host: Option<String>,
+    makes: PhantomData<fn() -> T>,
 }
 
-impl Builder {
+impl<T> Default for Builder<T> {
+    fn default() -> Self {
+        Builder {
+            options: Options::default(),
+            bad_group: None,
+            bad_address: None,
+            bad_repl_host: None,
+            makes: PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for Builder<T> {
+    fn clone(&self) -> Self {
+        Builder {
+            options: self.options.clone(),
+            bad_group: self.bad_group.clone(),
+            bad_address: self.bad_address.clone(),
+            bad_repl_host: self.bad_repl_host.clone(),
+            makes: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl<T> Builder<T> {
     /// The multicast group, IPv4 or IPv6 (default `239.255.0.99`).
     pub fn group(mut self, group: &str) -> Self {
         match group.trim().parse::<IpAddr>() {
@@ -227,8 +261,8 @@ impl Builder {
         self
     }
 
-    /// Validates the options and makes the instance (not started yet).
-    pub fn build(self) -> Result<Eventcast> {
+    /// The options set so far, checked (the builder's own parse errors first).
+    fn checked_options(self) -> Result<Options> {
         if let Some(group) = self.bad_group {
             return Err(Error::invalid("group", group, "an IP address such as 239.255.0.99 or ff12::ec:99"));
         }
@@ -242,6 +276,20 @@ impl Builder {
                 "an IP address of this host, such as 127.0.0.1, or localhost",
             ));
         }
-        Eventcast::with_options(self.options)
+        Ok(self.options)
+    }
+}
+
+impl Builder<Eventcast> {
+    /// Validates the options and makes the instance (not started yet).
+    pub fn build(self) -> Result<Eventcast> {
+        Eventcast::with_options(self.checked_options()?)
+    }
+}
+
+impl Builder<crate::blocking::Eventcast> {
+    /// Validates the options and makes the blocking instance (not started yet).
+    pub fn build(self) -> Result<crate::blocking::Eventcast> {
+        crate::blocking::Eventcast::with_options(self.checked_options()?)
     }
 }

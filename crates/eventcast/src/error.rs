@@ -82,6 +82,17 @@ pub enum Error {
         #[source]
         source: Box<bson::error::Error>,
     },
+    /// [`Event::arg`](crate::Event::arg) asked for an argument the event does not have (and
+    /// the type asked for has no "absent" value, as `Option` has).
+    #[error("event {event:?} has no argument {index} (the event has {count})")]
+    NoArgument {
+        /// Event name.
+        event: String,
+        /// The index asked for.
+        index: usize,
+        /// How many arguments the event has.
+        count: usize,
+    },
     /// A socket operation failed.
     #[error("{context}: {source}")]
     Io {

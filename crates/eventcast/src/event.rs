@@ -147,25 +147,75 @@ impl Event {
         Ok(doc.into_iter().map(|(_, v)| v).collect())
     }
 
-    /// The arguments as a Rust type: a tuple for several arguments, `(T,)` or `Vec<T>` for
-    /// one or a list, or anything else `Deserialize` that reads a sequence.
+    /// The arguments as a Rust type: the inverse of [`Eventcast::emit`](crate::Eventcast::emit),
+    /// so the type that was emitted reads back.
+    ///
+    /// The argument list reads as a tuple (`(String, f64)` for two arguments), a `Vec<T>`,
+    /// or any `Deserialize` type that reads a sequence; when the event has exactly one
+    /// argument, `T` may also be that argument's own type, so `emit("r", &reading)` reads
+    /// back with `args::<Reading>()`. For one argument by position, see [`Event::arg`].
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    /// struct Reading { room: String, celsius: f64 }
+    /// let r = Reading { room: "kitchen".into(), celsius: 21.5 };
+    /// let ev = eventcast::Event::local("reading", &r).unwrap();
+    /// assert_eq!(ev.args::<Reading>().unwrap(), r);
+    /// assert_eq!(ev.args::<(Reading,)>().unwrap().0, r);
+    ///
+    /// let ev = eventcast::Event::local("temp", &("kitchen", 21.5)).unwrap();
+    /// let (room, celsius): (String, f64) = ev.args().unwrap();
+    /// assert_eq!((room.as_str(), celsius), ("kitchen", 21.5));
+    /// ```
     pub fn args<T: DeserializeOwned>(&self) -> Result<T> {
-        let list = Bson::Array(self.args_bson()?);
-        bson::deserialize_from_bson(list).map_err(|e| self.decode_error::<T>(e))
+        let list = self.args_bson()?;
+        let one = list.len() == 1;
+        // the list as T first (T = Vec<_>, (A,), …); then, for one argument, that argument
+        // as T (read again from the bytes: the failed attempt consumed the values)
+        bson::deserialize_from_bson(Bson::Array(list)).or_else(|list_error| match one {
+            true => self.arg::<T>(0),
+            false => Err(self.decode_error::<T>(list_error)),
+        })
     }
 
-    /// Argument `index` as a Rust type.
+    /// Argument `index` (from 0) as a Rust type. An argument the event does not have reads
+    /// as `None` for an `Option` (and `()` for unit); any other type gets
+    /// [`Error::NoArgument`] ("event \"m\" has no argument 5 (the event has 1)").
+    ///
+    /// ```
+    /// let ev = eventcast::Event::local("m", &("one",)).unwrap();
+    /// assert_eq!(ev.arg::<String>(0).unwrap(), "one");
+    /// assert_eq!(ev.arg::<Option<String>>(5).unwrap(), None);
+    /// let err = ev.arg::<String>(5).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"event "m" has no argument 5 (the event has 1)"#);
+    /// ```
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T> {
         // Only this argument is decoded: the ones before it are skipped over as bytes, by
         // position, as `args_bson` reads them.
-        let value = match self.raw_args()?.iter().nth(index) {
+        let raw = self.raw_args()?;
+        match raw.iter().nth(index) {
             Some(element) => {
-                let (_, raw) = element.map_err(|e| self.decode_error::<T>(e))?;
-                Bson::try_from(raw).map_err(|e| self.decode_error::<T>(e))?
+                let (_, value) = element.map_err(|e| self.decode_error::<T>(e))?;
+                let value = Bson::try_from(value).map_err(|e| self.decode_error::<T>(e))?;
+                bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
             }
-            None => Bson::Undefined,
-        };
-        bson::deserialize_from_bson(value).map_err(|e| self.decode_error::<T>(e))
+            None => bson::deserialize_from_bson(Bson::Null).map_err(|_| Error::NoArgument {
+                event: self.name().to_owned(),
+                index,
+                count: raw.iter().count(),
+            }),
+        }
+    }
+
+    /// How many arguments the event has (0 if they do not decode).
+    ///
+    /// ```
+    /// assert_eq!(eventcast::Event::local("m", &(1, "two", 3.0)).unwrap().arg_count(), 3);
+    /// assert_eq!(eventcast::Event::local("m", &()).unwrap().arg_count(), 0);
+    /// ```
+    pub fn arg_count(&self) -> usize {
+        self.raw_args().map_or(0, |raw| raw.iter().count())
     }
 
     /// Size of the encoded event (name and arguments), in bytes.
@@ -225,8 +275,10 @@ pub fn arg_from_text(text: &str) -> Result<Bson> {
     }
 }
 
-/// Encodes `name` and `args` as an event payload. `args` is the argument list: a tuple or a
-/// sequence gives one argument per element, `()` none, and any other value one argument.
+/// Encodes `name` and `args` as an event payload. `args` is the argument list, as the
+/// spread arguments of the original's `emit(name, ...args)`: a tuple or any sequence (array,
+/// slice, `Vec`) gives one argument per element, `()` (or `None`) none, and any other value
+/// (a struct, a map, a number, a string) one argument. See [`crate::Eventcast::emit`].
 ///
 /// One serialization pass straight into the payload: `args` is serialized as the only
 /// field of a wrapper document after the name. A BSON array is a document keyed "0", "1", …,
@@ -372,6 +424,64 @@ mod tests {
         let ev = Event::local("e", &(&r, 3u8)).unwrap();
         let (back, n): (Reading, u8) = ev.args().unwrap();
         assert_eq!((back, n), (r, 3));
+    }
+
+    /// The rule, as documented on `emit`: a tuple or any sequence is the argument list (the
+    /// original's `emit(name, ...args)`), `()`/`None` none, anything else one argument; and
+    /// `args::<T>()` reads back the type that was emitted.
+    #[test]
+    fn emitted_values_read_back_by_their_type() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug, Clone)]
+        struct Reading {
+            room: String,
+            celsius: f64,
+        }
+        let r = Reading { room: "lab".into(), celsius: 4.0 };
+        let count = |ev: &Event| ev.arg_count();
+        // a struct is one argument, and reads back as itself or as a 1-tuple
+        let ev = Event::local("r", &r).unwrap();
+        assert_eq!(count(&ev), 1);
+        assert_eq!(ev.args::<Reading>().unwrap(), r);
+        assert_eq!(ev.args::<(Reading,)>().unwrap().0, r);
+        assert_eq!(ev.arg::<Reading>(0).unwrap(), r);
+        // sequences spread: arrays, slices and Vecs give one argument per element
+        assert_eq!(count(&Event::local("m", &[1, 2, 3]).unwrap()), 3);
+        assert_eq!(count(&Event::local("m", &[1, 2, 3][..]).unwrap()), 3);
+        let two = vec![r.clone(), r.clone()];
+        let ev = Event::local("m", &two).unwrap();
+        assert_eq!(count(&ev), 2);
+        assert_eq!(ev.args::<Vec<Reading>>().unwrap(), two);
+        // ... a one-element Vec reads back as the Vec, not as its element
+        let ev = Event::local("m", &vec![7]).unwrap();
+        assert_eq!(ev.args::<Vec<i32>>().unwrap(), vec![7]);
+        assert_eq!(ev.args::<i32>().unwrap(), 7);
+        // a sequence as one argument: a 1-tuple around it
+        let ev = Event::local("m", &(vec![1, 2, 3],)).unwrap();
+        assert_eq!(count(&ev), 1);
+        assert_eq!(ev.args::<Vec<i32>>().unwrap(), vec![1, 2, 3]);
+        assert_eq!(ev.args::<(Vec<i32>,)>().unwrap().0, vec![1, 2, 3]);
+        // scalars and maps are one argument
+        assert_eq!(count(&Event::local("m", &5).unwrap()), 1);
+        assert_eq!(Event::local("m", &5).unwrap().args::<i64>().unwrap(), 5);
+        assert_eq!(count(&Event::local("m", &std::collections::BTreeMap::from([("a", 1)])).unwrap()), 1);
+        // nothing
+        assert_eq!(count(&Event::local("m", &()).unwrap()), 0);
+        assert_eq!(count(&Event::local("m", &None::<i32>).unwrap()), 0);
+        assert_eq!(count(&Event::local("m", &Some(4)).unwrap()), 1);
+        assert!(Event::local("m", &()).unwrap().args::<Vec<Bson>>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_missing_argument_is_none_or_a_clear_error() {
+        let ev = Event::local("m", &("one",)).unwrap();
+        assert_eq!(ev.arg::<Option<String>>(5).unwrap(), None);
+        assert_eq!(ev.arg::<Option<String>>(0).unwrap().as_deref(), Some("one"));
+        let err = ev.arg::<String>(5).unwrap_err();
+        assert!(matches!(err, Error::NoArgument { index: 5, count: 1, .. }), "{err:?}");
+        assert_eq!(err.to_string(), r#"event "m" has no argument 5 (the event has 1)"#);
+        // a present argument of the wrong type names the type
+        let err = ev.arg::<u32>(0).unwrap_err().to_string();
+        assert!(err.contains("\"m\"") && err.contains("u32") && err.contains("string"), "{err}");
     }
 
     /// Finding 2: arguments nesting past the limit are refused when emitted, with an error

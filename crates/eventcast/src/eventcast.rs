@@ -88,7 +88,7 @@ impl WeakEventcast {
 /// # async fn f() -> eventcast::Result<()> {
 /// use eventcast::Eventcast;
 /// let ec = Eventcast::builder().port(9000).interface("127.0.0.1").build()?;
-/// ec.on("greet", |ev| println!("{} says {:?}", ev.sender(), ev.args::<(String,)>()));
+/// ec.on("greet", |ev| println!("{} says {:?}", ev.sender(), ev.args::<String>()))?;
 /// ec.start().await?;
 /// ec.emit("greet", &("hello",)).await?;
 /// ec.stop().await?;
@@ -369,8 +369,12 @@ impl Eventcast {
     }
 
     /// Sends `event` with `args` to every instance in the group, then calls this instance's
-    /// own listeners, as the original does. `args` is the argument list: a tuple gives one
-    /// argument per element, `()` none, any other value one argument.
+    /// own listeners, as the original does. `args` is the argument list, as the spread
+    /// arguments of the original's `emit(name, ...args)`: a tuple or any sequence (array,
+    /// slice, `Vec`) gives one argument per element, `()` (or `None`) none, and any other
+    /// value (a struct, a map, a number, a string) one argument. To send a sequence as one
+    /// argument, put it in a 1-tuple: `&(list,)`. [`Event::args`] reads back the type that
+    /// was emitted.
     ///
     /// Uses the instance's delivery mode (reliable and ordered by default). Waits only when
     /// the send queue or the retransmit buffer is full (backpressure); fails with
@@ -509,8 +513,10 @@ impl Eventcast {
     }
 
     /// Calls `listener` for every event named `event`, or matching it as a [`Pattern`]
-    /// (`sensor.*`). Listeners run on the receiving task, in the order added: keep them
-    /// short, or hand work to a task of your own.
+    /// (`sensor.*`). Listeners run on the instance's dispatcher thread, one at a time, in
+    /// the order added, inside the tokio runtime (so they may `tokio::spawn`). A slow one
+    /// delays the events after it, and through flow control its senders, but never the
+    /// protocol: the instance keeps sending, repairing and answering.
     pub fn on<F>(&self, event: &str, listener: F) -> Result<ListenerId>
     where
         F: Fn(&Event) + Send + Sync + 'static,

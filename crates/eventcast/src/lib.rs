@@ -73,6 +73,8 @@ pub use emitter::{EventStream, ListenerId, LossStream, Pattern, Subscription};
 pub use error::{Error, Result};
 pub use event::{Event, Loss, SenderId, arg_from_text};
 pub use eventcast::{Eventcast, State};
+/// The async stream trait that [`Subscription`] implements (from `futures-core`).
+pub use futures_core::Stream;
 pub use interface::Interface;
 pub use logging::LOG_COMPONENTS;
 pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};

@@ -130,7 +130,8 @@ async fn subscriptions_end_when_the_instance_stops_and_resume_if_asked() {
 fn the_blocking_recv_ends_when_the_instance_stops() {
     let a = eventcast::blocking::Eventcast::builder()
         .interface("127.0.0.1")
-        .with(|b| b.group("239.255.11.4").port(19204))
+        .group("239.255.11.4")
+        .port(19204)
         .build()
         .unwrap();
     let mut s = a.subscribe("x").unwrap();

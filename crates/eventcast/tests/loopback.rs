@@ -203,12 +203,15 @@ async fn node_style_listener_api() {
 fn blocking_facade_works_without_a_runtime() {
     let a = eventcast::blocking::Eventcast::builder()
         .interface("127.0.0.1")
-        .with(|b| b.group("239.255.1.8").port(19108).repl(true))
+        .group("239.255.1.8")
+        .port(19108)
+        .repl(true)
         .build()
         .unwrap();
     let b = eventcast::blocking::Eventcast::builder()
         .interface("127.0.0.1")
-        .with(|b| b.group("239.255.1.8").port(19108))
+        .group("239.255.1.8")
+        .port(19108)
         .build()
         .unwrap();
     a.start().unwrap();

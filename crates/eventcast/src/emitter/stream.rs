@@ -1,15 +1,26 @@
 //! Events and loss reports as async `Stream`s.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Weak;
-use std::task::{Context, Poll};
+use std::sync::mpsc::RecvTimeoutError;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::{ListenerId, Listeners};
 use crate::event::{Event, Loss};
 
-/// Items of one subscription as a [`futures_core::Stream`]; dropping it unsubscribes.
+/// Items of one subscription; dropping it unsubscribes. Read it with [`recv`](Self::recv)
+/// in async code, [`blocking_recv`](Self::blocking_recv) or
+/// [`recv_timeout`](Self::recv_timeout) in a plain thread, [`try_recv`](Self::try_recv)
+/// to poll.
+///
+/// It is also a [`Stream`](crate::Stream) (the `futures-core` trait, re-exported): for
+/// combinators such as `.next()`, `.filter()` and `.map()`, add `futures` (its
+/// `StreamExt`) or `tokio-stream` (its `StreamExt`, with `.timeout()`) to your
+/// dependencies.
 ///
 /// It buffers up to `stream_capacity` items. For events, when a slow reader lets the buffer
 /// fill up, delivery waits for the reader (counted in `stats().stream_overflow`), so a stream
@@ -40,7 +51,9 @@ impl<T> Subscription<T> {
         Subscription { rx, id, listeners }
     }
 
-    /// The next item; `None` once the instance is dropped.
+    /// The next item; `None` once the subscription ended (the instance stopped, for a
+    /// [`subscribe`](crate::Eventcast::subscribe) stream, or was dropped) and everything
+    /// received before was read.
     pub async fn recv(&mut self) -> Option<T> {
         self.rx.recv().await
     }
@@ -51,6 +64,48 @@ impl<T> Subscription<T> {
         self.rx.blocking_recv()
     }
 
+    /// The next item, blocking the thread for at most `timeout`: `Err(Timeout)` when none
+    /// came in time, `Err(Disconnected)` once the subscription ended (as `recv` gives
+    /// `None`). The error is std's [`RecvTimeoutError`], as `std::sync::mpsc` gives. Needs
+    /// no runtime; must not be called from inside an async task.
+    ///
+    /// ```no_run
+    /// # fn f(ec: eventcast::blocking::Eventcast) -> eventcast::Result<()> {
+    /// use std::sync::mpsc::RecvTimeoutError;
+    /// use std::time::Duration;
+    /// let mut temps = ec.subscribe("sensor.*")?;
+    /// loop {
+    ///     match temps.recv_timeout(Duration::from_secs(5)) {
+    ///         Ok(ev) => println!("{}: {:?}", ev.name(), ev.args_bson()?),
+    ///         Err(RecvTimeoutError::Timeout) => println!("quiet for 5 s"),
+    ///         Err(RecvTimeoutError::Disconnected) => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.rx.poll_recv(&mut cx) {
+                Poll::Ready(Some(item)) => return Ok(item),
+                Poll::Ready(None) => return Err(RecvTimeoutError::Disconnected),
+                Poll::Pending => {}
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    std::thread::park_timeout(left);
+                }
+            }
+        }
+    }
+
     /// An item if one is waiting.
     pub fn try_recv(&mut self) -> Option<T> {
         self.rx.try_recv().ok()
@@ -59,6 +114,29 @@ impl<T> Subscription<T> {
     /// This subscription's listener id.
     pub fn id(&self) -> ListenerId {
         self.id
+    }
+}
+
+/// Wakes a thread parked in [`Subscription::recv_timeout`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl<T> std::fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("waiting", &self.rx.len())
+            .field("ended", &self.rx.is_closed())
+            .finish()
     }
 }
 
