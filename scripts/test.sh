@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --all-targets --locked          # fetches crates while the network is still there
+# The crate boundaries: the protocol core compiles no async runtime and no socket crate; the
+# library compiles none of the CLI's crates.
+if cargo tree --locked -p eventcast-proto -e normal --prefix none | grep -E '^(tokio|socket2|mio) '; then
+    echo "eventcast-proto must not depend on an async runtime or sockets"; exit 1
+fi
+if cargo tree --locked -p eventcast -e normal --prefix none | grep -E '^(clap|rustyline|tracing-subscriber) '; then
+    echo "the eventcast library must not depend on the CLI's crates"; exit 1
+fi
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
     cargo build --profile checked --locked --bin eventcast     # release, overflow checked
     unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc'

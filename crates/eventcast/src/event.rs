@@ -57,8 +57,9 @@ impl Loss {
     }
 }
 
-impl From<crate::proto::Loss> for Loss {
-    fn from(l: crate::proto::Loss) -> Self {
+impl Loss {
+    /// The public form of the core's loss report.
+    pub(crate) fn from_core(l: crate::proto::Loss) -> Self {
         Loss { sender: SenderId(l.sender), first: l.first, last: l.last }
     }
 }

@@ -78,7 +78,7 @@ pub use futures_core::Stream;
 pub use interface::Interface;
 pub use logging::LOG_COMPONENTS;
 pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
-pub use proto::{DeliveryMode, PeerStats, StartAt};
+pub use proto::{DeliveryMode, DropCounters, PeerStats, ProtocolStats, StartAt};
 pub use stats::Stats;
 
 /// Bytes as the BSON arguments of an event: checked and, when accepted, read every way a

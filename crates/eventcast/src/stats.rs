@@ -23,7 +23,7 @@ use crate::proto;
 pub struct Stats {
     /// Counters of the protocol core (zero while stopped; reset by each start).
     #[serde(flatten)]
-    pub protocol: proto::Stats,
+    pub protocol: proto::ProtocolStats,
     /// Times delivery waited for a subscriber stream whose buffer was full (on the
     /// dispatcher thread; the protocol driver never waits for listeners).
     pub stream_overflow: u64,
@@ -72,7 +72,7 @@ const GAUGES: &[&str] = &[
 ];
 
 impl Stats {
-    pub(crate) fn new(protocol: proto::Stats, counters: &DispatchCounters, console: &ConsoleCounters) -> Self {
+    pub(crate) fn new(protocol: proto::ProtocolStats, counters: &DispatchCounters, console: &ConsoleCounters) -> Self {
         let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             protocol,

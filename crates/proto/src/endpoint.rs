@@ -12,7 +12,7 @@ use super::receiver::{DataFrame, Incoming, ReceiverConfig, Taken};
 use super::replay::ReplayGuard;
 use super::sender::{DeliveryMode, Outgoing, SendError, SenderConfig};
 use super::seq::Seq;
-use super::stats::Stats;
+use super::stats::ProtocolStats;
 use super::wire::{self, Datagram, FrameRepr, NackEntries, NackEntry, WireError};
 
 pub use super::receiver::{Delivery, Loss};
@@ -108,7 +108,7 @@ pub struct Endpoint {
     replay: ReplayGuard,
     outgoing: Outgoing,
     incoming: Incoming,
-    stats: Stats,
+    stats: ProtocolStats,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -140,7 +140,7 @@ impl Endpoint {
             id,
             sealing,
             nonces: NonceSequence::new(nonce_base),
-            stats: Stats::default(),
+            stats: ProtocolStats::default(),
         }
     }
 
@@ -330,7 +330,7 @@ impl Endpoint {
     }
 
     /// The counters, with gauges and the per-sender table as of `now`.
-    pub fn stats(&mut self, now: Instant) -> Stats {
+    pub fn stats(&mut self, now: Instant) -> ProtocolStats {
         self.outgoing.refresh_gauges(&mut self.stats);
         self.incoming.refresh_gauges(&mut self.stats);
         let mut s = self.stats.clone();

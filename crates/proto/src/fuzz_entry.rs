@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::crypto::{Key, Keyring};
 use super::reassembly::{Reassembler, ReassemblyLimits};
-use super::{Endpoint, EndpointConfig, Sealing, Stats};
+use super::{Endpoint, EndpointConfig, ProtocolStats, Sealing};
 
 const FROM: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 9000);
 
@@ -80,7 +80,7 @@ pub fn reassembly(data: &[u8]) {
         max_bytes: 1 << 18,
         ttl: Duration::from_millis(100),
     };
-    let (mut r, mut stats, t0) = (Reassembler::new(limits), Stats::default(), Instant::now());
+    let (mut r, mut stats, t0) = (Reassembler::new(limits), ProtocolStats::default(), Instant::now());
     for (i, rec) in data.chunks_exact(12).enumerate() {
         let sender = u64::from(rec[0] % 4);
         let seq = u64::from(rec[1] % 16);

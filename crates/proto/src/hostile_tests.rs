@@ -173,7 +173,7 @@ fn edge_values_in_every_frame_leave_a_live_stream_untouched() {
     }
 }
 
-impl super::Stats {
+impl super::ProtocolStats {
     fn events_lost_from(&self, sender: u64) -> u64 {
         self.peer_table.iter().find(|p| p.sender == sender).map_or(0, |p| p.events_lost)
     }

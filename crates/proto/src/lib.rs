@@ -39,4 +39,4 @@ mod sim_tests;
 pub use endpoint::{Delivery, Endpoint, EndpointConfig, Loss, Sealing, Transmit};
 pub use receiver::{ReceiverConfig, StartAt, Taken};
 pub use sender::{DeliveryMode, SendError, SenderConfig};
-pub use stats::{DropCounters, PeerStats, Stats};
+pub use stats::{DropCounters, PeerStats, ProtocolStats};

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use super::stats::Stats;
+use super::stats::ProtocolStats;
 use super::work;
 
 /// Bounds on reassembly.
@@ -108,10 +108,10 @@ impl Partial {
 /// ```
 /// use std::time::{Duration, Instant};
 /// use eventcast_proto::reassembly::{Outcome, Reassembler, ReassemblyLimits};
-/// use eventcast_proto::Stats;
+/// use eventcast_proto::ProtocolStats;
 /// let limits = ReassemblyLimits { max_event_size: 1 << 20, max_partial_per_sender: 4,
 ///     max_bytes: 1 << 20, ttl: Duration::from_secs(3) };
-/// let (mut r, mut stats, now) = (Reassembler::new(limits), Stats::default(), Instant::now());
+/// let (mut r, mut stats, now) = (Reassembler::new(limits), ProtocolStats::default(), Instant::now());
 /// assert_eq!(r.insert(now, 1, 0, 1, 2, b"lo", &mut stats), Outcome::Incomplete);
 /// assert_eq!(r.insert(now, 1, 0, 0, 2, b"hel", &mut stats), Outcome::Complete(b"hello".to_vec()));
 /// ```
@@ -172,7 +172,7 @@ impl Reassembler {
         index: u32,
         count: u32,
         data: &[u8],
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) -> Outcome {
         work::charge(1);
         let key = (sender, seq, count);
@@ -276,7 +276,7 @@ impl Reassembler {
     }
 
     /// Discards incomplete events whose deadline has passed.
-    pub fn expire(&mut self, now: Instant, stats: &mut Stats) {
+    pub fn expire(&mut self, now: Instant, stats: &mut ProtocolStats) {
         while let Some(&(deadline, order)) = self.by_deadline.first() {
             if deadline > now {
                 break;
@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn expires_after_ttl_without_fragments() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         assert_eq!(r.insert(t0, 1, 0, 0, 2, b"ab", &mut s), Outcome::Incomplete);
         assert_eq!(r.next_deadline(), Some(t0 + Duration::from_secs(3)));
         r.expire(t0 + Duration::from_millis(2999), &mut s);
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn activity_extends_the_deadline() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         r.insert(t0, 1, 0, 0, 3, b"ab", &mut s);
         r.insert(t0 + Duration::from_secs(2), 1, 0, 1, 3, b"cd", &mut s);
         r.expire(t0 + Duration::from_secs(4), &mut s);
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn missing_fragments_are_ranges() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         assert_eq!(r.missing_fragments(1, 0, 64), None);
         for i in [1, 2, 5] {
             r.insert(t0, 1, 0, i, 8, b"x", &mut s);
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn per_sender_bound_evicts_oldest() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         for seq in 0..4u64 {
             let t = t0 + Duration::from_millis(seq);
             assert_eq!(r.insert(t, 1, seq, 0, 2, b"x", &mut s), Outcome::Incomplete);
@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn byte_budget_evicts_oldest_other_event() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         let big = vec![0u8; 9_000];
         r.insert(t0, 1, 0, 0, 2, &big, &mut s);
         r.insert(t0 + Duration::from_millis(1), 2, 0, 0, 2, &big, &mut s);
@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn oversize_refused_and_disagreeing_counts_kept_apart() {
-        let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+        let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
         assert_eq!(r.insert(t0, 1, 0, 0, 1000, &[0; 100], &mut s), Outcome::Oversize);
         assert_eq!(r.insert(t0, 1, 1, 0, 3, &[0; 100], &mut s), Outcome::Incomplete);
         // a fragment claiming another count (corrupt or forged) does not disturb the event
@@ -499,7 +499,7 @@ mod tests {
             let mut limits = limits();
             limits.max_partial_per_sender = 8;
             limits.max_bytes = 1 << 20;
-            let (mut r, mut s, t0) = (Reassembler::new(limits), Stats::default(), Instant::now());
+            let (mut r, mut s, t0) = (Reassembler::new(limits), ProtocolStats::default(), Instant::now());
             let mut done = vec![None; payloads.len()];
             for (seq, index, count, data) in pieces {
                 if done[seq as usize].is_some() { continue; } // the endpoint's window drops these
@@ -516,7 +516,7 @@ mod tests {
         /// Arbitrary fragments never exceed the bounds.
         #[test]
         fn bounds_hold_under_garbage(frags in proptest::collection::vec((0u64..4, 0u64..50, 0u32..8, 2u32..9, 1usize..3_000), 0..200)) {
-            let (mut r, mut s, t0) = (Reassembler::new(limits()), Stats::default(), Instant::now());
+            let (mut r, mut s, t0) = (Reassembler::new(limits()), ProtocolStats::default(), Instant::now());
             for (sender, seq, index, count, len) in frags {
                 let _ = r.insert(t0, sender, seq, index % count, count, &vec![1; len], &mut s);
                 prop_assert!(r.bytes() <= 20_000);

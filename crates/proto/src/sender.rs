@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::flow::FlowControl;
 use super::seq::Seq;
-use super::stats::Stats;
+use super::stats::ProtocolStats;
 use super::wire::{self, Datagram, FrameRepr, NACK_WHOLE, NackEntry};
 
 /// How an event is delivered.
@@ -259,7 +259,7 @@ impl Outgoing {
     }
 
     /// Queues an event; see [`super::Endpoint::send`].
-    pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode, stats: &mut Stats) -> u64 {
+    pub fn send(&mut self, now: Instant, payload: Bytes, mode: DeliveryMode, stats: &mut ProtocolStats) -> u64 {
         let flags = mode.frame_flags();
         // Sequences stay below 2^63 (`Seq`); a sender would need 292,000 years at a million
         // events a second to get there, so the clamp is never reached in practice.
@@ -318,7 +318,7 @@ impl Outgoing {
 
     /// Answers a NACK addressed to this sender: queues the repairs it can make, at most once
     /// per item per `repair_holdoff`, and a heartbeat when something asked for is gone.
-    pub fn handle_nack(&mut self, now: Instant, entries: impl Iterator<Item = NackEntry>, stats: &mut Stats) {
+    pub fn handle_nack(&mut self, now: Instant, entries: impl Iterator<Item = NackEntry>, stats: &mut ProtocolStats) {
         stats.nacks_received += 1;
         let elapsed = self.repair_budget_at.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.repair_budget = (self.repair_budget + elapsed * self.config.repair_bytes_per_sec as f64)
@@ -413,7 +413,7 @@ impl Outgoing {
     }
 
     /// False while the send queue or the retransmit buffer is full; `emit` waits then.
-    pub fn can_send(&mut self, now: Instant, stats: &mut Stats) -> bool {
+    pub fn can_send(&mut self, now: Instant, stats: &mut ProtocolStats) -> bool {
         self.evict(now);
         let full = self.is_full();
         if full && !self.blocked {
@@ -429,7 +429,7 @@ impl Outgoing {
     }
 
     /// A receiver's STATUS on this sender's stream.
-    pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, stats: &mut Stats) {
+    pub fn handle_status(&mut self, now: Instant, receiver: u64, next_expected: u64, stats: &mut ProtocolStats) {
         stats.statuses_received += 1;
         if self.flow.handle_status(now, receiver, next_expected, self.next_seq) {
             stats.flow_receivers_evicted += 1;
@@ -508,7 +508,7 @@ impl Outgoing {
     }
 
     /// Runs due timers: sends a heartbeat when one is due.
-    pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
+    pub fn handle_timeout(&mut self, now: Instant, stats: &mut ProtocolStats) {
         if self.heartbeat_at.is_some_and(|t| t <= now) {
             self.push_heartbeat(now);
             stats.heartbeats_sent += 1;
@@ -524,7 +524,7 @@ impl Outgoing {
     }
 
     /// Gauges for the stats snapshot.
-    pub fn refresh_gauges(&self, stats: &mut Stats) {
+    pub fn refresh_gauges(&self, stats: &mut ProtocolStats) {
         stats.retransmit_events = self.retransmit.len() as u64;
         stats.retransmit_bytes = self.retransmit_bytes as u64;
     }

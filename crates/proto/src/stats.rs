@@ -77,11 +77,11 @@ pub struct DropCounters {
 /// A snapshot of the protocol core's counters.
 ///
 /// ```
-/// let stats = eventcast_proto::Stats::default();
+/// let stats = eventcast_proto::ProtocolStats::default();
 /// assert_eq!(stats.events_in, 0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
+pub struct ProtocolStats {
     /// Events queued for sending.
     pub events_out: u64,
     /// Events delivered from the network.

@@ -12,9 +12,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{self, BATCH};
 use crate::emitter::queue::{DeliveryQueue, Item};
-use crate::event::{Event, SenderId};
+use crate::event::{Event, Loss, SenderId};
 use crate::proto::crypto::Keyring;
-use crate::proto::{DeliveryMode, Endpoint, Stats};
+use crate::proto::{DeliveryMode, Endpoint, ProtocolStats};
 
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
 /// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
@@ -40,7 +40,7 @@ pub(crate) struct Emit(pub Vec<u8>, pub DeliveryMode);
 /// Requests that are answered even while emits wait.
 pub(crate) enum Control {
     /// Reply with the core's counters.
-    Stats(oneshot::Sender<Stats>),
+    Stats(oneshot::Sender<ProtocolStats>),
     /// Send what is queued, then stop.
     Stop(oneshot::Sender<()>),
     /// Replace the keyring (key rotation).
@@ -232,7 +232,7 @@ impl Driver {
             let Some(loss) = self.core.poll_loss() else { break };
             tracing::warn!(target: "eventcast::net", sender = %SenderId(loss.sender), first = loss.first, last = loss.last,
                 "events could not be repaired and were skipped");
-            let in_queue = queue.push(Item::Loss(loss.into()));
+            let in_queue = queue.push(Item::Loss(Loss::from_core(loss)));
             debug_assert!(in_queue.is_ok(), "only the driver closes the queue, after its last push");
             pushed = true;
         }

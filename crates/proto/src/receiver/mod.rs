@@ -19,7 +19,7 @@ use super::idhash::{IdHash, IdMap};
 use super::payload::PayloadView;
 use super::reassembly::{Outcome, Reassembler};
 use super::sender::ORIGIN_PERIOD;
-use super::stats::{PeerStats, Stats};
+use super::stats::{PeerStats, ProtocolStats};
 use super::window::{SeqStatus, SeqWindow};
 use super::wire;
 pub use gaps::MAX_GAPS_PER_SENDER;
@@ -136,7 +136,14 @@ impl Incoming {
     /// so a receiver that only now hears a long-running sender is not owed minutes of
     /// history it can never get. A sender this receiver forgot in this run (evicted or
     /// silent) is never restarted at 0: that would deliver its first events twice.
-    pub fn handle_origin(&mut self, now: Instant, sender: u64, from: SocketAddr, age_ms: u32, stats: &mut Stats) {
+    pub fn handle_origin(
+        &mut self,
+        now: Instant,
+        sender: u64,
+        from: SocketAddr,
+        age_ms: u32,
+        stats: &mut ProtocolStats,
+    ) {
         if self.peers.get(&sender).is_some_and(|p| p.anchored) || self.forgotten.contains(&sender) {
             return;
         }
@@ -159,7 +166,7 @@ impl Incoming {
         sender: u64,
         from: SocketAddr,
         anchor: Option<(u64, u64)>,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) -> &mut Peer {
         if !self.peers.contains_key(&sender) && self.peers.len() >= self.config.max_senders {
             // Senders that never gave a valid event go first, oldest first, so minted ids
@@ -230,7 +237,7 @@ impl Incoming {
     }
 
     /// From now on `sender` counts as real: its gaps are tracked and asked for.
-    fn prove(&mut self, now: Instant, sender: u64, stats: &mut Stats) {
+    fn prove(&mut self, now: Instant, sender: u64, stats: &mut ProtocolStats) {
         let Some(peer) = self.peers.get_mut(&sender).filter(|p| !p.proven) else { return };
         peer.proven = true;
         let (from, end, first_nack) = (peer.next_expected, peer.known_end, now + self.config.nack_delay_max);
@@ -238,7 +245,7 @@ impl Incoming {
     }
 
     /// Proves `sender` once it was heard in [`PROOF_DATAGRAMS`] datagrams over [`PROOF_AGE`].
-    fn prove_if_heard_enough(&mut self, now: Instant, sender: u64, stats: &mut Stats) {
+    fn prove_if_heard_enough(&mut self, now: Instant, sender: u64, stats: &mut ProtocolStats) {
         let heard = |p: &Peer| p.heard >= PROOF_DATAGRAMS && now.saturating_duration_since(p.first_heard) >= PROOF_AGE;
         if self.peers.get(&sender).is_some_and(heard) {
             self.prove(now, sender, stats);
@@ -271,7 +278,7 @@ impl Incoming {
     }
 
     /// Handles one EVENT or FRAGMENT frame.
-    pub fn handle_data(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut Stats) {
+    pub fn handle_data(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut ProtocolStats) {
         if f.flags & wire::FRAME_RETRANSMIT != 0 {
             stats.repairs_received += 1;
         }
@@ -326,7 +333,7 @@ impl Incoming {
         self.enforce_bounds(f.sender, stats);
     }
 
-    fn handle_best_effort(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut Stats) {
+    fn handle_best_effort(&mut self, now: Instant, f: DataFrame<'_>, stats: &mut ProtocolStats) {
         let peer = self.touch(now, f.sender, f.from, None, stats);
         if peer.best_effort.status(f.seq) != SeqStatus::Fresh {
             stats.dropped.duplicate += 1;
@@ -368,7 +375,7 @@ impl Incoming {
     /// the tracking window) that it is more likely corrupt or forged than real. A sender
     /// that really jumped (we were cut off for long) shows it in every frame, so after
     /// [`JUMP_CONFIRMATIONS`] such frames in a row the jump is accepted and the gap reported.
-    fn implausible_jump(&mut self, sender: u64, seq: u64, stats: &mut Stats) -> bool {
+    fn implausible_jump(&mut self, sender: u64, seq: u64, stats: &mut ProtocolStats) -> bool {
         let Some(peer) = self.peers.get_mut(&sender).filter(|p| p.anchored) else { return false };
         if seq < peer.known_end.saturating_add(MAX_JUMP) {
             peer.ahead_streak = 0;
@@ -384,7 +391,7 @@ impl Incoming {
     }
 
     /// Discards incomplete events past `message_ttl` and forgets silent senders.
-    pub fn handle_timeout(&mut self, now: Instant, stats: &mut Stats) {
+    pub fn handle_timeout(&mut self, now: Instant, stats: &mut ProtocolStats) {
         self.reassembly.expire(now, stats);
         self.status_timer(now);
         if self.peer_expiry.is_none_or(|t| t > now) {
@@ -435,7 +442,7 @@ impl Incoming {
     }
 
     /// Gauges and the per-sender table for the stats snapshot.
-    pub fn refresh_gauges(&self, stats: &mut Stats) {
+    pub fn refresh_gauges(&self, stats: &mut ProtocolStats) {
         stats.reassembly_in_flight = self.reassembly.in_flight() as u64;
         stats.reassembly_bytes = self.reassembly.bytes() as u64;
         stats.peers = self.peers.len() as u64;

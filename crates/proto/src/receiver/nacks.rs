@@ -14,7 +14,7 @@ use rand::RngExt;
 use super::gaps::Gap;
 use super::{Incoming, NACK_ENTRIES_PER_SEC, NACK_ENTRIES_PER_SENDER_PER_SEC, NACK_GRANULARITY};
 use crate::seq::Seq;
-use crate::stats::Stats;
+use crate::stats::ProtocolStats;
 use crate::window::SeqStatus;
 use crate::wire::{NACK_WHOLE, NackEntry};
 use crate::work;
@@ -43,7 +43,7 @@ impl Incoming {
         now: Instant,
         target: u64,
         entries: impl Iterator<Item = NackEntry>,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) {
         let Some(peer) = self.peers.get_mut(&target) else {
             return;
@@ -70,7 +70,7 @@ impl Incoming {
     }
 
     /// NACKs that are due, by sender; gaps asked for too long are reported lost.
-    pub fn due_nacks(&mut self, now: Instant, stats: &mut Stats) -> Vec<(u64, Vec<NackEntry>)> {
+    pub fn due_nacks(&mut self, now: Instant, stats: &mut ProtocolStats) -> Vec<(u64, Vec<NackEntry>)> {
         if self.nack_due.is_none_or(|d| d > now) {
             return Vec::new();
         }
@@ -122,7 +122,7 @@ impl Incoming {
         now: Instant,
         sender: u64,
         give_up: &mut Vec<(u64, u64, u64)>,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) -> (Vec<NackEntry>, bool) {
         let Some(peer) = self.peers.get_mut(&sender) else { return (Vec::new(), false) };
         let rate = match peer.stats.events {

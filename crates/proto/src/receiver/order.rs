@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::{Incoming, MAX_JUMP};
 use crate::payload::PayloadView;
-use crate::stats::Stats;
+use crate::stats::ProtocolStats;
 use crate::window::WINDOW;
 use crate::wire;
 use crate::work;
@@ -22,7 +22,7 @@ use super::types::{Delivery, Loss};
 impl Incoming {
     /// Everything below `end` was sent: what is not done there is missing from now on, and
     /// what falls more than [`WINDOW`] behind `end` is given up on.
-    pub(super) fn sent_up_to(&mut self, now: Instant, sender: u64, end: u64, stats: &mut Stats) {
+    pub(super) fn sent_up_to(&mut self, now: Instant, sender: u64, end: u64, stats: &mut ProtocolStats) {
         let floor = end.saturating_sub(WINDOW - 1);
         if let Some(peer) = self.peers.get_mut(&sender).filter(|p| !p.proven) {
             // nothing was ever expected of it: move along without reports
@@ -57,7 +57,7 @@ impl Incoming {
         from: u64,
         end: u64,
         first_nack: Instant,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) {
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         let from = from.max(peer.next_expected);
@@ -76,7 +76,7 @@ impl Incoming {
 
     /// Moves `next_expected` up to `floor`: held events below it are delivered, and every
     /// other sequence below it that is not done is reported lost.
-    pub(super) fn skip_below(&mut self, sender: u64, floor: u64, stats: &mut Stats) {
+    pub(super) fn skip_below(&mut self, sender: u64, floor: u64, stats: &mut ProtocolStats) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
@@ -113,7 +113,7 @@ impl Incoming {
         seq: u64,
         flags: u8,
         payload: Vec<u8>,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
@@ -143,7 +143,7 @@ impl Incoming {
     }
 
     /// Moves `next_expected` over done sequences, delivering held events in order.
-    pub(super) fn advance(&mut self, sender: u64, stats: &mut Stats) {
+    pub(super) fn advance(&mut self, sender: u64, stats: &mut ProtocolStats) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
@@ -169,7 +169,7 @@ impl Incoming {
     /// reported lost, never dropped silently (flow control makes this rare: senders keep
     /// within `flow_window` of what the application took, unless it took nothing for the
     /// flow timeout).
-    pub(super) fn push_delivery(&mut self, d: Delivery, stats: &mut Stats) {
+    pub(super) fn push_delivery(&mut self, d: Delivery, stats: &mut ProtocolStats) {
         let len = d.payload.len();
         let full = self.deliveries.len() >= self.config.max_delivery_queue
             || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes && !self.deliveries.is_empty());
@@ -193,7 +193,7 @@ impl Incoming {
     /// Keeps a sender's held events within `max_held_bytes`, and all senders' within
     /// `max_held_total_bytes`: while over, the oldest gap (of this sender, then of the
     /// sender holding most) is given up on and reported.
-    pub(super) fn enforce_bounds(&mut self, sender: u64, stats: &mut Stats) {
+    pub(super) fn enforce_bounds(&mut self, sender: u64, stats: &mut ProtocolStats) {
         while self.peers.get(&sender).is_some_and(|p| p.held_bytes > self.config.max_held_bytes) {
             self.give_up_first_gap(sender, stats);
         }
@@ -208,7 +208,7 @@ impl Incoming {
 
     /// Gives up on the missing run at `sender`'s `next_expected`, which holds back its held
     /// events; false when it holds none.
-    fn give_up_first_gap(&mut self, sender: u64, stats: &mut Stats) -> bool {
+    fn give_up_first_gap(&mut self, sender: u64, stats: &mut ProtocolStats) -> bool {
         let Some(peer) = self.peers.get_mut(&sender) else { return false };
         let Some(&first_held) = peer.held.keys().next() else { return false };
         stats.held_overflow += 1;
@@ -220,7 +220,7 @@ impl Incoming {
 
     /// Gives up on `first..end`: reports what of it is not done, and lets the events after
     /// it through.
-    pub(super) fn declare_lost(&mut self, sender: u64, first: u64, end: u64, stats: &mut Stats) {
+    pub(super) fn declare_lost(&mut self, sender: u64, first: u64, end: u64, stats: &mut ProtocolStats) {
         let Some(peer) = self.peers.get_mut(&sender) else {
             return;
         };
@@ -233,7 +233,7 @@ impl Incoming {
         self.advance(sender, stats);
     }
 
-    fn report_lost(&mut self, sender: u64, first: u64, last: u64, stats: &mut Stats) {
+    fn report_lost(&mut self, sender: u64, first: u64, last: u64, stats: &mut ProtocolStats) {
         work::charge(1);
         self.reassembly.forget(sender, first..=last);
         // history asked for on joining (`StartAt::Oldest`) was never owed: not a loss
@@ -263,7 +263,7 @@ impl Incoming {
         from: SocketAddr,
         next_seq: u64,
         oldest: u64,
-        stats: &mut Stats,
+        stats: &mut ProtocolStats,
     ) {
         stats.heartbeats_received += 1;
         // Too far ahead to trust yet: believe it only as far as a plausible jump, so that a
