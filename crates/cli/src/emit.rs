@@ -21,10 +21,10 @@ pub struct EmitArgs {
     /// Read events from stdin, one JSON object per line: {"event": NAME, "args": [...]}
     #[arg(long)]
     stdin: bool,
-    /// Send the event this many times
+    /// Send each event this many times (with --stdin: each line)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
-    /// Wait this long between repeats (e.g. 0.1, 100ms)
+    /// Wait this long between two sends, repeats and --stdin lines alike (e.g. 0.1, 100ms)
     #[arg(long, value_parser = parse_duration, default_value = "0")]
     interval: Duration,
     /// Stay up this long after the last send, to answer repair requests (e.g. 2, 500ms)
@@ -43,11 +43,10 @@ pub async fn run(args: EmitArgs) -> CliResult {
     ec.start().await?;
     let _extras = args.net.serve_extras(&ec)?;
     let mut code = ExitCode::SUCCESS;
+    let mut pace = Pace { interval: args.interval, next: None };
     if let Some(event) = &args.event {
-        for i in 0..args.repeat {
-            if i > 0 && !args.interval.is_zero() {
-                tokio::time::sleep(args.interval).await;
-            }
+        for _ in 0..args.repeat {
+            pace.wait().await;
             ec.emit_bson(event, parsed_args.clone()).await?;
         }
     } else {
@@ -67,12 +66,14 @@ pub async fn run(args: EmitArgs) -> CliResult {
             match json::parse_input_line(&line) {
                 Ok((event, event_args)) => {
                     for _ in 0..args.repeat {
+                        pace.wait().await;
                         ec.emit_bson(&event, event_args.clone()).await?;
                     }
                 }
                 Err(e) => {
+                    // the rest of the stream still goes out; the exit status says input was bad
                     eprintln!("eventcast: stdin line {n}: {e}; line skipped");
-                    code = ExitCode::FAILURE;
+                    code = ExitCode::from(2);
                 }
             }
         }
@@ -80,9 +81,28 @@ pub async fn run(args: EmitArgs) -> CliResult {
     if !args.linger.is_zero() {
         tokio::time::sleep(args.linger).await;
     }
+    // stop first: it sends what is still queued, so the counters include every event
+    ec.stop().await?;
     if args.stats {
         eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
     }
-    ec.stop().await?;
     Ok(code)
+}
+
+/// `--interval`: the wait between two sends, whatever they are (repeats, lines).
+struct Pace {
+    interval: Duration,
+    next: Option<tokio::time::Instant>,
+}
+
+impl Pace {
+    async fn wait(&mut self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        if let Some(next) = self.next {
+            tokio::time::sleep_until(next).await;
+        }
+        self.next = Some(tokio::time::Instant::now() + self.interval);
+    }
 }

@@ -11,6 +11,11 @@ pub fn from_json(value: Value) -> Result<Bson, String> {
 /// One line of `--stdin` input: `{"event": NAME, "args": [...]}` (args optional).
 pub fn parse_input_line(line: &str) -> Result<(String, Vec<Bson>), String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
+    if let Some(n) = eventcast::oversized_json_integer(line) {
+        return Err(format!(
+            "{n} is beyond 64-bit signed integers; quote it for a string, or write it with a decimal point for a double"
+        ));
+    }
     let Value::Object(mut object) = value else {
         return Err("expected an object like {\"event\": \"name\", \"args\": [1, \"two\"]}".into());
     };
@@ -39,5 +44,7 @@ mod tests {
         assert!(parse_input_line(r#"{"args": []}"#).is_err());
         assert!(parse_input_line(r#"{"event": "x", "arg": []}"#).unwrap_err().contains("unknown field"));
         assert!(parse_input_line("nope").is_err());
+        let big = parse_input_line(r#"{"event": "x", "args": [12345678901234567890]}"#).unwrap_err();
+        assert!(big.contains("12345678901234567890 is beyond 64-bit"), "{big}");
     }
 }

@@ -98,9 +98,9 @@ pub async fn run(args: ListenArgs) -> CliResult {
             ExitCode::SUCCESS
         }
     };
+    ec.stop().await?;
     if args.stats {
         eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
     }
-    ec.stop().await?;
     Ok(outcome)
 }

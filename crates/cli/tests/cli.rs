@@ -115,7 +115,7 @@ fn patterns_count_and_stdin() {
     tx.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = tx.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "a bad line makes emit fail at the end");
+    assert_eq!(out.status.code(), Some(2), "a bad line is bad input: exit 2 at the end, the other lines sent");
     assert!(stderr.contains("stdin line 3"), "{stderr}");
     let (code, lines) = wait(rx, Duration::from_secs(15));
     assert_eq!(code, Some(0));
@@ -418,4 +418,35 @@ fn sigterm_and_sigint_stop_listen_in_order_with_its_stats() {
 fn listen_count_zero_exits_at_once() {
     let (code, lines) = wait(listen(19231, &["--count", "0"]), Duration::from_secs(10));
     assert_eq!((code, lines.len()), (Some(0), 0));
+}
+
+/// `emit --stats` without `--linger` counts the event it sent (the counters are read after
+/// the stop, which sends what is queued).
+#[test]
+fn emit_stats_count_what_was_sent() {
+    let out = emit(19232, &["--stats", "--repeat", "3", "counted", "1"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stats: Value = stderr.lines().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(stats["events_out"], json!(3), "{stats}");
+}
+
+/// `--interval` paces every send: repeats and `--stdin` lines alike.
+#[test]
+fn interval_paces_stdin_lines_too() {
+    let mut c = eventcast();
+    c.args(["emit", "--stdin", "--interval", "150ms"]);
+    let mut tx = net(&mut c, 19233).stdin(Stdio::piped()).spawn().unwrap();
+    let t0 = Instant::now();
+    tx.stdin.take().unwrap().write_all(b"{\"event\": \"a\"}\n{\"event\": \"b\"}\n{\"event\": \"c\"}\n").unwrap();
+    assert!(tx.wait().unwrap().success());
+    assert!(t0.elapsed() >= Duration::from_millis(300), "three lines, two intervals: {:?}", t0.elapsed());
+}
+
+#[test]
+fn integers_beyond_64_bits_are_refused() {
+    let out = emit(19234, &["big", "12345678901234567890"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("12345678901234567890") && stderr.contains("64-bit"), "{stderr}");
 }

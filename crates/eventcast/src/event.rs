@@ -262,6 +262,14 @@ impl Event {
 /// ```
 pub fn arg_from_text(text: &str) -> Result<Bson> {
     match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(_) if let Some(n) = oversized_json_integer(text) => {
+            let shown: String = n.chars().take(64).collect();
+            Err(Error::invalid(
+                "argument",
+                shown,
+                "integers are 64-bit signed (-9223372036854775808 to 9223372036854775807); quote it for a string, or write it with a decimal point or exponent for a double",
+            ))
+        }
         Ok(value) => Bson::try_from(value).map_err(|e| {
             let shown: String = text.chars().take(64).collect();
             Error::invalid(
@@ -274,6 +282,54 @@ pub fn arg_from_text(text: &str) -> Result<Bson> {
         }),
         Err(_) => Ok(Bson::String(text.to_owned())),
     }
+}
+
+/// The first integer literal in the JSON `text` that a BSON integer cannot hold (beyond
+/// 64 bits signed), which a JSON reader would otherwise turn silently into a double; `None`
+/// if there is none. Numbers with a decimal point or an exponent are doubles and never
+/// reported. `text` need not be valid JSON: strings are skipped, anything else scanned.
+///
+/// ```
+/// assert_eq!(eventcast::oversized_json_integer(r#"[1, 12345678901234567890]"#), Some("12345678901234567890"));
+/// assert_eq!(eventcast::oversized_json_integer(r#"[-9223372036854775808, 1.5e300, "99999999999999999999"]"#), None);
+/// ```
+pub fn oversized_json_integer(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let (mut i, mut in_string, mut escaped) = (0, false, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let starts_number = b.is_ascii_digit() || (b == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let after_word = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !starts_number || after_word {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+            i += 1;
+        }
+        let literal = &text[start..i];
+        if !literal.contains(['.', 'e', 'E']) && literal.parse::<i64>().is_err() {
+            return Some(literal);
+        }
+    }
+    None
 }
 
 /// Encodes `name` and `args` as an event payload. `args` is the argument list, as the
@@ -470,6 +526,20 @@ mod tests {
         assert_eq!(count(&Event::local("m", &None::<i32>).unwrap()), 0);
         assert_eq!(count(&Event::local("m", &Some(4)).unwrap()), 1);
         assert!(Event::local("m", &()).unwrap().args::<Vec<Bson>>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_turned_into_doubles() {
+        for text in ["12345678901234567890", "-9223372036854775809", "[1, {\"a\": 99999999999999999999999}]"] {
+            let err = arg_from_text(text).unwrap_err().to_string();
+            assert!(err.contains("64-bit signed"), "{text}: {err}");
+        }
+        assert_eq!(arg_from_text("9223372036854775807").unwrap(), Bson::Int64(i64::MAX));
+        assert_eq!(arg_from_text("-9223372036854775808").unwrap(), Bson::Int64(i64::MIN));
+        assert_eq!(arg_from_text("1.2345678901234567e19").unwrap(), Bson::Double(1.2345678901234567e19));
+        assert_eq!(arg_from_text(r#""12345678901234567890""#).unwrap(), Bson::String("12345678901234567890".into()));
+        assert_eq!(oversized_json_integer(r#"{"k\"12345678901234567890": 1}"#), None, "inside a string with an escape");
+        assert_eq!(oversized_json_integer("[1e25, 2E+30, -0.5]"), None);
     }
 
     #[test]

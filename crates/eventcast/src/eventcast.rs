@@ -62,6 +62,8 @@ struct Inner {
     console: Mutex<Option<Console>>,
     console_counters: Arc<ConsoleCounters>,
     gate: std::sync::OnceLock<tracing::Dispatch>,
+    /// The protocol counters of the last run, final (what `stats` gives while stopped).
+    last_run: Mutex<crate::proto::ProtocolStats>,
 }
 
 /// What `emit` needs of the running instance.
@@ -129,6 +131,7 @@ impl Eventcast {
                 console: Mutex::new(None),
                 console_counters: Arc::default(),
                 gate: std::sync::OnceLock::new(),
+                last_run: Mutex::default(),
             }),
         })
     }
@@ -321,8 +324,10 @@ impl Eventcast {
             return Ok(());
         };
         let (reply, done) = oneshot::channel();
-        if running.control.send(task::Control::Stop(reply)).is_ok() {
-            let _ = done.await;
+        if running.control.send(task::Control::Stop(reply)).is_ok()
+            && let Ok(last) = done.await
+        {
+            *self.inner.last_run.lock().unwrap_or_else(|p| p.into_inner()) = last;
         }
         let _ = running.task.await;
         self.let_listeners_finish(&running.queue).await;
@@ -595,16 +600,22 @@ impl Eventcast {
         self.inner.listeners.with(|r| r.event_names())
     }
 
-    /// A snapshot of the counters; the protocol part is zero while stopped.
+    /// A snapshot of the counters. While stopped, the protocol part is the last run's final
+    /// counters (everything it sent and received, up to its stop), zero before the first run;
+    /// each run counts from zero.
     pub async fn stats(&self) -> Stats {
         let control = self.lock_running().as_ref().map(|r| r.control.clone());
-        let mut protocol = Default::default();
-        if let Some(control) = control {
-            let (reply, rx) = oneshot::channel();
-            if control.send(task::Control::Stats(reply)).is_ok() {
-                protocol = rx.await.unwrap_or_default();
+        let last_run = || self.inner.last_run.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let protocol = match control {
+            Some(control) => {
+                let (reply, rx) = oneshot::channel();
+                match control.send(task::Control::Stats(reply)) {
+                    Ok(()) => rx.await.unwrap_or_else(|_| last_run()),
+                    Err(_) => last_run(),
+                }
             }
-        }
+            None => last_run(),
+        };
         Stats::new(protocol, &self.inner.listeners.counters, &self.inner.console_counters)
     }
 

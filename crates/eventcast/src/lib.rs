@@ -71,7 +71,7 @@ pub use bson;
 pub use builder::Builder;
 pub use emitter::{EventStream, ListenerId, LossStream, Pattern, Subscription};
 pub use error::{Error, Result};
-pub use event::{Event, Loss, SenderId, arg_from_text};
+pub use event::{Event, Loss, SenderId, arg_from_text, oversized_json_integer};
 pub use eventcast::{Eventcast, State};
 /// The async stream trait that [`Subscription`] implements (from `futures-core`).
 pub use futures_core::Stream;

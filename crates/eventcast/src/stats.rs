@@ -21,7 +21,8 @@ use crate::proto;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
-    /// Counters of the protocol core (zero while stopped; reset by each start).
+    /// Counters of the protocol core: of the running instance, or of its last run while
+    /// stopped (each start counts from zero).
     #[serde(flatten)]
     pub protocol: proto::ProtocolStats,
     /// Times delivery waited for a subscriber stream whose buffer was full (on the

@@ -41,8 +41,8 @@ pub(crate) struct Emit(pub Vec<u8>, pub DeliveryMode);
 pub(crate) enum Control {
     /// Reply with the core's counters.
     Stats(oneshot::Sender<ProtocolStats>),
-    /// Send what is queued, then stop.
-    Stop(oneshot::Sender<()>),
+    /// Send what is queued, then stop; reply with the run's final counters.
+    Stop(oneshot::Sender<ProtocolStats>),
     /// Replace the keyring (key rotation).
     SetKeyring(Keyring),
 }
@@ -121,9 +121,7 @@ impl Driver {
             };
             match wake {
                 Wake::Control(Some(Control::Stats(reply))) => {
-                    let mut stats = self.core.stats(Instant::now());
-                    stats.send_errors = self.send_errors;
-                    let _ = reply.send(stats);
+                    let _ = reply.send(self.stats());
                 }
                 Wake::Control(Some(Control::SetKeyring(ring))) => {
                     if let Some(current) = self.core.keyring_mut() {
@@ -138,7 +136,7 @@ impl Driver {
                     }
                     self.drain(&mut io).await;
                     self.hand_over(&mut io, true);
-                    let _ = reply.send(());
+                    let _ = reply.send(self.stats());
                     break;
                 }
                 Wake::Control(None) | Wake::Emit(None) => break,
@@ -159,6 +157,12 @@ impl Driver {
         }
         self.queue.close();
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
+    }
+
+    fn stats(&mut self) -> ProtocolStats {
+        let mut stats = self.core.stats(Instant::now());
+        stats.send_errors = self.send_errors;
+        stats
     }
 
     /// Handles `first` and whatever else is already queued, up to a batch and while the
