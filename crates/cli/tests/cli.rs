@@ -450,3 +450,18 @@ fn integers_beyond_64_bits_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("12345678901234567890") && stderr.contains("64-bit"), "{stderr}");
 }
+
+/// `listen` lines have their keys in the documented order, and a document argument keeps
+/// the order of its keys (BSON documents are ordered).
+#[test]
+fn listen_lines_keep_the_documented_key_order() {
+    let mut rx = listen(19235, &["--count", "1", "--timeout", "10"]);
+    assert!(emit(19235, &["ordered", r#"{"b": 1, "a": {"z": 1, "y": 2}}"#]).status.success());
+    let mut line = String::new();
+    BufReader::new(rx.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let keys: Vec<_> =
+        ["\"event\"", "\"args\"", "\"sender\"", "\"from\""].iter().map(|k| line.find(k).unwrap()).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{line}");
+    assert!(line.contains(r#"[{"b":1,"a":{"z":1,"y":2}}]"#), "{line}");
+    assert_eq!(rx.wait().unwrap().code(), Some(0));
+}

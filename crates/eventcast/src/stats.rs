@@ -84,44 +84,159 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
     ("reassembly_in_flight", "eventcast_reassembly_events", Gauge, "Incomplete large events being reassembled now."),
     ("reassembly_bytes", "eventcast_reassembly_bytes", Gauge, "Bytes held by incomplete events now."),
     ("peers", "eventcast_peers", Gauge, "Senders in the peer table now."),
-    ("nacks_sent", "eventcast_nacks_sent_total", Counter, "NACK frames sent, each listing missing events of one sender."),
-    ("nacks_received", "eventcast_nacks_received_total", Counter, "NACK frames addressed to this instance as a sender."),
-    ("nacks_rate_limited", "eventcast_nacks_rate_limited_total", Counter, "Missing events whose request was put off because the NACK budget was spent."),
-    ("nacks_suppressed", "eventcast_nacks_suppressed_total", Counter, "Own NACKs held back because another receiver asked first."),
+    (
+        "nacks_sent",
+        "eventcast_nacks_sent_total",
+        Counter,
+        "NACK frames sent, each listing missing events of one sender.",
+    ),
+    (
+        "nacks_received",
+        "eventcast_nacks_received_total",
+        Counter,
+        "NACK frames addressed to this instance as a sender.",
+    ),
+    (
+        "nacks_rate_limited",
+        "eventcast_nacks_rate_limited_total",
+        Counter,
+        "Missing events whose request was put off because the NACK budget was spent.",
+    ),
+    (
+        "nacks_suppressed",
+        "eventcast_nacks_suppressed_total",
+        Counter,
+        "Own NACKs held back because another receiver asked first.",
+    ),
     ("repairs_sent", "eventcast_repairs_sent_total", Counter, "Repair frames sent in answer to NACKs."),
-    ("repairs_held_off", "eventcast_repairs_held_off_total", Counter, "Repairs held back because the same item was just repaired."),
-    ("repairs_rate_limited", "eventcast_repairs_rate_limited_total", Counter, "NACK entries ignored because the repair budget was spent."),
-    ("repairs_unavailable", "eventcast_repairs_unavailable_total", Counter, "Items asked for that had already left the retransmit buffer."),
+    (
+        "repairs_held_off",
+        "eventcast_repairs_held_off_total",
+        Counter,
+        "Repairs held back because the same item was just repaired.",
+    ),
+    (
+        "repairs_rate_limited",
+        "eventcast_repairs_rate_limited_total",
+        Counter,
+        "NACK entries ignored because the repair budget was spent.",
+    ),
+    (
+        "repairs_unavailable",
+        "eventcast_repairs_unavailable_total",
+        Counter,
+        "Items asked for that had already left the retransmit buffer.",
+    ),
     ("repairs_received", "eventcast_repairs_received_total", Counter, "Repair frames received."),
     ("gaps_detected", "eventcast_gaps_detected_total", Counter, "Events noticed missing."),
     ("gaps_recovered", "eventcast_gaps_recovered_total", Counter, "Missing events that arrived after all."),
     ("events_lost", "eventcast_events_lost_total", Counter, "Events given up on and reported lost."),
-    ("held_overflow", "eventcast_held_overflow_total", Counter, "Times the held-events bound forced an event to be given up on."),
+    (
+        "held_overflow",
+        "eventcast_held_overflow_total",
+        Counter,
+        "Times the held-events bound forced an event to be given up on.",
+    ),
     ("heartbeats_sent", "eventcast_heartbeats_sent_total", Counter, "Heartbeats sent."),
     ("heartbeats_received", "eventcast_heartbeats_received_total", Counter, "Heartbeats received."),
-    ("backpressure_waits", "eventcast_backpressure_waits_total", Counter, "Times emit waited because the send queue or retransmit buffer was full."),
-    ("flow_control_waits", "eventcast_flow_control_waits_total", Counter, "Times sending paused because the slowest receiver was a flow window behind."),
-    ("statuses_sent", "eventcast_statuses_sent_total", Counter, "STATUS frames sent (progress reports on other senders' streams)."),
-    ("statuses_received", "eventcast_statuses_received_total", Counter, "STATUS frames received about this instance's stream."),
-    ("flow_receivers_evicted", "eventcast_flow_receivers_evicted_total", Counter, "Receivers forgotten by flow control because 1024 were tracked already."),
+    (
+        "backpressure_waits",
+        "eventcast_backpressure_waits_total",
+        Counter,
+        "Times emit waited because the send queue or retransmit buffer was full.",
+    ),
+    (
+        "flow_control_waits",
+        "eventcast_flow_control_waits_total",
+        Counter,
+        "Times sending paused because the slowest receiver was a flow window behind.",
+    ),
+    (
+        "statuses_sent",
+        "eventcast_statuses_sent_total",
+        Counter,
+        "STATUS frames sent (progress reports on other senders' streams).",
+    ),
+    (
+        "statuses_received",
+        "eventcast_statuses_received_total",
+        Counter,
+        "STATUS frames received about this instance's stream.",
+    ),
+    (
+        "flow_receivers_evicted",
+        "eventcast_flow_receivers_evicted_total",
+        Counter,
+        "Receivers forgotten by flow control because 1024 were tracked already.",
+    ),
     ("retransmit_events", "eventcast_retransmit_events", Gauge, "Events held for repair now."),
     ("retransmit_bytes", "eventcast_retransmit_bytes", Gauge, "Bytes held for repair now."),
     ("held_events", "eventcast_held_events", Gauge, "Complete events waiting for an earlier missing one now."),
     ("held_bytes", "eventcast_held_bytes", Gauge, "Bytes of complete events waiting for an earlier missing one now."),
     ("missing_events", "eventcast_missing_events", Gauge, "Events known missing now."),
     ("send_errors", "eventcast_send_errors_total", Counter, "Datagrams the socket refused to send."),
-    ("stream_overflow", "eventcast_stream_overflow_total", Counter, "Times delivery waited for a subscriber stream whose buffer was full."),
-    ("stream_dropped", "eventcast_stream_dropped_total", Counter, "Events a subscriber stream never got because it stayed full and unread at stop."),
-    ("local_dropped", "eventcast_local_dropped_total", Counter, "Local copies of emitted events the local listeners never got."),
-    ("dispatch_abandoned", "eventcast_dispatch_abandoned_total", Counter, "Queued events and loss reports dropped at stop because the listeners were stuck."),
-    ("listener_panics", "eventcast_listener_panics_total", Counter, "Listener calls that panicked (caught and logged)."),
+    (
+        "stream_overflow",
+        "eventcast_stream_overflow_total",
+        Counter,
+        "Times delivery waited for a subscriber stream whose buffer was full.",
+    ),
+    (
+        "stream_dropped",
+        "eventcast_stream_dropped_total",
+        Counter,
+        "Events a subscriber stream never got because it stayed full and unread at stop.",
+    ),
+    (
+        "local_dropped",
+        "eventcast_local_dropped_total",
+        Counter,
+        "Local copies of emitted events the local listeners never got.",
+    ),
+    (
+        "dispatch_abandoned",
+        "eventcast_dispatch_abandoned_total",
+        Counter,
+        "Queued events and loss reports dropped at stop because the listeners were stuck.",
+    ),
+    (
+        "listener_panics",
+        "eventcast_listener_panics_total",
+        Counter,
+        "Listener calls that panicked (caught and logged).",
+    ),
     ("console_sessions", "eventcast_console_sessions_total", Counter, "Console sessions opened."),
     ("console_active", "eventcast_console_sessions_active", Gauge, "Console sessions open now."),
-    ("console_refused", "eventcast_console_refused_total", Counter, "Console connections refused because repl_max_clients sessions were open."),
-    ("console_auth_failed", "eventcast_console_auth_failed_total", Counter, "Console connections closed because of a wrong token."),
-    ("console_auth_timeouts", "eventcast_console_auth_timeouts_total", Counter, "Console connections closed because no token came in time."),
-    ("console_locked_out", "eventcast_console_locked_out_total", Counter, "Console connections refused because their address gave wrong tokens lately."),
-    ("console_lines_dropped", "eventcast_console_lines_dropped_total", Counter, "Event lines a console session could not take because its client was not reading."),
+    (
+        "console_refused",
+        "eventcast_console_refused_total",
+        Counter,
+        "Console connections refused because repl_max_clients sessions were open.",
+    ),
+    (
+        "console_auth_failed",
+        "eventcast_console_auth_failed_total",
+        Counter,
+        "Console connections closed because of a wrong token.",
+    ),
+    (
+        "console_auth_timeouts",
+        "eventcast_console_auth_timeouts_total",
+        Counter,
+        "Console connections closed because no token came in time.",
+    ),
+    (
+        "console_locked_out",
+        "eventcast_console_locked_out_total",
+        Counter,
+        "Console connections refused because their address gave wrong tokens lately.",
+    ),
+    (
+        "console_lines_dropped",
+        "eventcast_console_lines_dropped_total",
+        Counter,
+        "Event lines a console session could not take because its client was not reading.",
+    ),
 ];
 
 impl Stats {
@@ -160,7 +275,7 @@ impl Stats {
         let Ok(Value::Object(fields)) = serde_json::to_value(self) else {
             return out;
         };
-        let mut header = |out: &mut String, metric: &str, kind: Kind, help: &str| {
+        let header = |out: &mut String, metric: &str, kind: Kind, help: &str| {
             let kind = if kind == Counter { "counter" } else { "gauge" };
             let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
         };
@@ -171,7 +286,12 @@ impl Stats {
             }
         }
         if let Some(Value::Object(reasons)) = fields.get("dropped") {
-            header(&mut out, "eventcast_dropped_total", Counter, "Received datagrams, frames or events dropped, by reason (see the docs of DropCounters).");
+            header(
+                &mut out,
+                "eventcast_dropped_total",
+                Counter,
+                "Received datagrams, frames or events dropped, by reason (see the docs of DropCounters).",
+            );
             for (reason, n) in reasons {
                 let _ = writeln!(out, "eventcast_dropped_total{{reason=\"{reason}\"}} {n}");
             }
@@ -180,9 +300,21 @@ impl Stats {
         type Field = fn(&proto::PeerStats) -> String;
         let series: [(&str, Kind, &str, Field); 4] = [
             ("eventcast_peer_events_total", Counter, "Events delivered from this sender.", |p| p.events.to_string()),
-            ("eventcast_peer_gaps_recovered_total", Counter, "Missing events of this sender that were repaired.", |p| p.gaps_recovered.to_string()),
-            ("eventcast_peer_events_lost_total", Counter, "Events of this sender given up on and reported lost.", |p| p.events_lost.to_string()),
-            ("eventcast_peer_last_heard_seconds", Gauge, "Seconds since this sender was last heard.", |p| format!("{:.3}", p.last_heard_ms as f64 / 1000.0)),
+            (
+                "eventcast_peer_gaps_recovered_total",
+                Counter,
+                "Missing events of this sender that were repaired.",
+                |p| p.gaps_recovered.to_string(),
+            ),
+            (
+                "eventcast_peer_events_lost_total",
+                Counter,
+                "Events of this sender given up on and reported lost.",
+                |p| p.events_lost.to_string(),
+            ),
+            ("eventcast_peer_last_heard_seconds", Gauge, "Seconds since this sender was last heard.", |p| {
+                format!("{:.3}", p.last_heard_ms as f64 / 1000.0)
+            }),
         ];
         for (metric, kind, help, field) in series {
             header(&mut out, metric, kind, help);
@@ -254,7 +386,9 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn();
         let Ok(mut child) = child else {
-            eprintln!("SKIPPED promtool_finds_the_exposition_clean: promtool is not installed (apt-get install prometheus)");
+            eprintln!(
+                "SKIPPED promtool_finds_the_exposition_clean: promtool is not installed (apt-get install prometheus)"
+            );
             return;
         };
         child.stdin.take().unwrap().write_all(s.to_prometheus().as_bytes()).unwrap();
