@@ -49,6 +49,8 @@
 //! changes at run time ([`Eventcast::set_log_level`]); it never installs a subscriber.
 
 #![warn(missing_docs)]
+// Every example in the docs compiles without a warning, as a newcomer would paste it.
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 pub mod blocking;
 mod builder;
@@ -96,3 +98,9 @@ pub fn fuzz_args(data: &[u8]) {
     let _ = ev.arg::<bson::Bson>(0);
     let _ = ev.to_json();
 }
+
+/// The README's Rust examples, compiled by `cargo test --doc` so the quickstart a newcomer
+/// pastes is known to build.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
