@@ -38,49 +38,61 @@ pub struct EmitArgs {
 }
 
 pub async fn run(args: EmitArgs) -> CliResult {
+    let mut shutdown = crate::shutdown::Shutdown::install();
     let parsed_args = args.args.iter().map(|a| eventcast::arg_from_text(a)).collect::<Result<Vec<Bson>, _>>()?;
     let ec = args.net.build()?;
     ec.start().await?;
     let _extras = args.net.serve_extras(&ec)?;
-    let mut code = ExitCode::SUCCESS;
-    let mut pace = Pace { interval: args.interval, next: None };
-    if let Some(event) = &args.event {
-        for _ in 0..args.repeat {
-            pace.wait().await;
-            ec.emit_bson(event, parsed_args.clone()).await?;
-        }
-    } else {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, std::io::Result<String>)>(1024);
-        std::thread::spawn(move || {
-            for (n, line) in std::io::stdin().lock().lines().enumerate() {
-                if tx.blocking_send((n + 1, line)).is_err() {
-                    break;
-                }
+    let work = async {
+        let mut code = ExitCode::SUCCESS;
+        let mut pace = Pace { interval: args.interval, next: None };
+        if let Some(event) = &args.event {
+            for _ in 0..args.repeat {
+                pace.wait().await;
+                ec.emit_bson(event, parsed_args.clone()).await?;
             }
-        });
-        while let Some((n, line)) = rx.recv().await {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match json::parse_input_line(&line) {
-                Ok((event, event_args)) => {
-                    for _ in 0..args.repeat {
-                        pace.wait().await;
-                        ec.emit_bson(&event, event_args.clone()).await?;
+        } else {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, std::io::Result<String>)>(1024);
+            std::thread::spawn(move || {
+                for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                    if tx.blocking_send((n + 1, line)).is_err() {
+                        break;
                     }
                 }
-                Err(e) => {
-                    // the rest of the stream still goes out; the exit status says input was bad
-                    eprintln!("eventcast: stdin line {n}: {e}; line skipped");
-                    code = ExitCode::from(2);
+            });
+            while let Some((n, line)) = rx.recv().await {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match json::parse_input_line(&line) {
+                    Ok((event, event_args)) => {
+                        for _ in 0..args.repeat {
+                            pace.wait().await;
+                            ec.emit_bson(&event, event_args.clone()).await?;
+                        }
+                    }
+                    Err(e) => {
+                        // the rest of the stream still goes out; the exit status says input was bad
+                        eprintln!("eventcast: stdin line {n}: {e}; line skipped");
+                        code = ExitCode::from(2);
+                    }
                 }
             }
         }
-    }
-    if !args.linger.is_zero() {
-        tokio::time::sleep(args.linger).await;
-    }
+        if !args.linger.is_zero() {
+            tokio::time::sleep(args.linger).await;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(code)
+    };
+    // SIGINT and SIGTERM stop sending; what was emitted still goes out, in order
+    let code = tokio::select! {
+        code = work => code?,
+        signal = shutdown.requested() => {
+            eprintln!("eventcast: {signal}: stopping");
+            ExitCode::SUCCESS
+        }
+    };
     // stop first: it sends what is still queued, so the counters include every event
     ec.stop().await?;
     if args.stats {

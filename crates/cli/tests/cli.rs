@@ -465,3 +465,30 @@ fn listen_lines_keep_the_documented_key_order() {
     assert!(line.contains(r#"[{"b":1,"a":{"z":1,"y":2}}]"#), "{line}");
     assert_eq!(rx.wait().unwrap().code(), Some(0));
 }
+
+/// A long `emit --repeat` stops in order on SIGTERM: what it emitted goes out, its stats are
+/// printed, exit 0.
+#[test]
+fn sigterm_stops_a_repeating_emit_in_order() {
+    let mut c = eventcast();
+    // --repl: its "console on" line says the instance runs (and the signals are caught)
+    c.args(["emit", "--repeat", "100000", "--interval", "5ms", "--stats", "--repl", "tick"]);
+    let mut child = net(&mut c, 19236).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("console on") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "emit ended early");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let mut stderr_text = String::new();
+    stderr.read_to_string(&mut stderr_text).unwrap();
+    let stderr = stderr_text;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
+    let stats: Value = stderr.lines().find_map(|l| serde_json::from_str(l).ok()).unwrap_or_else(|| panic!("{stderr}"));
+    let sent = stats["events_out"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 100_000, "{stats}");
+}
