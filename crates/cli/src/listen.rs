@@ -75,7 +75,7 @@ pub async fn run(args: ListenArgs) -> CliResult {
     });
     ec.start().await?;
     let _extras = args.net.serve_extras(&ec)?;
-    eprintln!("eventcast: listening on {}:{} via interface {}", args.net.group, args.net.port, args.net.interface);
+    eprintln!("eventcast: listening on {}", args.net.describe());
     let timeout = async {
         match args.timeout {
             Some(t) => tokio::time::sleep(t).await,

@@ -9,6 +9,7 @@ mod listen;
 mod metrics;
 mod net;
 mod shutdown;
+mod transport;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;

@@ -72,6 +72,8 @@ pub struct NetArgs {
     /// Serve the counters in Prometheus text format at http://ADDR/metrics (e.g. 127.0.0.1:9464)
     #[arg(long, env = "EVENTCAST_METRICS")]
     pub metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub transport: crate::transport::TransportArgs,
 }
 
 impl NetArgs {
@@ -114,6 +116,7 @@ impl NetArgs {
             }
         }
         builder = builder.log_level(tracing::Level::TRACE);
+        builder = self.transport.apply(builder)?;
         if let Some(bind) = &self.bind {
             builder = builder.address(bind);
         }
@@ -143,6 +146,27 @@ impl NetArgs {
             ec.use_key(id)?;
         }
         Ok(ec)
+    }
+
+    /// Where this instance listens, for its ready line: `239.255.0.99:9000 via interface lo,
+    /// peers 10.0.0.2:9000, NATS nats://…`.
+    pub fn describe(&self) -> String {
+        let t = &self.transport;
+        let mut parts = Vec::new();
+        if !t.no_multicast {
+            parts.push(format!("{}:{} via interface {}", self.group, self.port, self.interface));
+        }
+        if !t.peers.is_empty() {
+            parts.push(format!("port {} for peers {}", self.port, t.peers.join(", ")));
+        }
+        if let Some(nats) = &t.nats {
+            let subject = t.nats_subject.clone().unwrap_or_else(|| match self.group.parse() {
+                Ok(group) => eventcast::NatsOptions::default_subject(group, self.port),
+                Err(_) => "?".into(),
+            });
+            parts.push(format!("NATS subject {subject} at {nats}"));
+        }
+        parts.join(", ")
     }
 
     /// Once `ec` runs: says where its console is, and serves `--metrics`. The metrics server

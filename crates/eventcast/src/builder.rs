@@ -225,6 +225,90 @@ impl<T> Builder<T> {
         self
     }
 
+    /// Adds a unicast peer, `HOST:PORT` (repeat for several): every datagram also goes to
+    /// it, for networks without multicast (Docker, WireGuard, Tailscale, clouds). Names are
+    /// resolved at start and every 30 s.
+    ///
+    /// ```
+    /// let ec = eventcast::Eventcast::builder()
+    ///     .interface("127.0.0.1")
+    ///     .peer("10.0.0.2:9000")
+    ///     .peer("events-b.default.svc.cluster.local:9000")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(ec.options().transport.peers.len(), 2);
+    /// ```
+    pub fn peer(mut self, peer: &str) -> Self {
+        self.options.transport.peers.push(peer.trim().to_owned());
+        self
+    }
+
+    /// Multicast on (default) or off: off joins no group and sends to none, leaving peers
+    /// and NATS.
+    pub fn multicast(mut self, on: bool) -> Self {
+        self.options.transport.multicast = on;
+        self
+    }
+
+    /// The NATS transport, at these server URLs (comma-separated also works):
+    /// `nats://host:4222`, `tls://host:4222`. Every datagram is also published on the
+    /// group's subject, and what others publish there is received.
+    ///
+    /// ```
+    /// let ec = eventcast::Eventcast::builder()
+    ///     .multicast(false)
+    ///     .nats("nats://10.0.0.5:4222,nats://10.0.0.6:4222")
+    ///     .nats_subject("eventcast.lab")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(ec.options().transport.nats.as_ref().unwrap().urls.len(), 2);
+    /// ```
+    pub fn nats(mut self, urls: &str) -> Self {
+        let urls = urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+        self.nats_options().urls.extend(urls);
+        self
+    }
+
+    /// The NATS subject (default: derived from group and port, `eventcast.239-255-0-99.9000`).
+    pub fn nats_subject(mut self, subject: &str) -> Self {
+        self.nats_options().subject = Some(subject.to_owned());
+        self
+    }
+
+    /// A NATS token.
+    pub fn nats_token(mut self, token: &str) -> Self {
+        self.nats_options().token = Some(token.to_owned());
+        self
+    }
+
+    /// A NATS user and password.
+    pub fn nats_user(mut self, user: &str, password: &str) -> Self {
+        self.nats_options().user = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// A NATS `.creds` file.
+    pub fn nats_creds(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.nats_options().creds_file = Some(path.into());
+        self
+    }
+
+    /// A NATS NKey seed.
+    pub fn nats_nkey(mut self, seed: &str) -> Self {
+        self.nats_options().nkey = Some(seed.to_owned());
+        self
+    }
+
+    /// A CA certificate file (PEM) for TLS to NATS; TLS becomes required.
+    pub fn nats_tls_ca(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.nats_options().tls_ca = Some(path.into());
+        self
+    }
+
+    fn nats_options(&mut self) -> &mut crate::NatsOptions {
+        self.options.transport.nats.get_or_insert_with(Default::default)
+    }
+
     /// The console's TCP port, and turns the console on (0 picks a free port).
     pub fn repl_port(mut self, port: u16) -> Self {
         self.options.repl = true;

@@ -11,7 +11,7 @@ use tracing::instrument::WithSubscriber;
 
 use crate::builder::Builder;
 use crate::console::{self, Console, ConsoleCounters};
-use crate::driver::echo_filter::OwnMarker;
+use crate::driver::echo_filter::{self, OwnMarker};
 use crate::driver::{socket, task};
 use crate::emitter::dispatcher;
 use crate::emitter::queue::{DeliveryQueue, Item};
@@ -23,6 +23,7 @@ use crate::options::{Options, Validated};
 use crate::proto::crypto::{Keyring, KeyringError};
 use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
+use crate::transport::{Extra, TransportCounters};
 
 /// Whether an instance is running, as seen through [`Eventcast::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,10 @@ struct Inner {
     gate: std::sync::OnceLock<tracing::Dispatch>,
     /// The protocol counters of the last run, final (what `stats` gives while stopped).
     last_run: Mutex<crate::proto::ProtocolStats>,
+    /// Counters of the transports (peers, NATS), across runs.
+    transport_counters: Arc<TransportCounters>,
+    /// Held by `start` and `stop` for their whole length.
+    lifecycle: tokio::sync::Mutex<()>,
 }
 
 /// What `emit` needs of the running instance.
@@ -132,6 +137,8 @@ impl Eventcast {
                 console_counters: Arc::default(),
                 gate: std::sync::OnceLock::new(),
                 last_run: Mutex::default(),
+                transport_counters: Arc::default(),
+                lifecycle: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -145,16 +152,33 @@ impl Eventcast {
     /// random sender id. An instance can be started again after [`Eventcast::stop`].
     pub async fn start(&self) -> Result<()> {
         let _log = tracing::dispatcher::set_default(&self.gate());
-        let mut running = self.lock_running();
-        if running.is_some() {
+        // one start or stop at a time (opening NATS and resolving peers take a while)
+        let _lifecycle = self.inner.lifecycle.lock().await;
+        if self.lock_running().is_some() {
             return Err(Error::AlreadyRunning);
         }
         let config = &self.inner.config;
         self.open_console()?;
         let sender = SenderId(rand::random::<u64>().max(1));
         let sealing = self.sealing();
-        let socket = socket::open(config, OwnMarker::for_run(sender.0, sealing.as_ref()))?;
-        let local = socket.local_addr().map_err(Error::io("reading the socket's address"))?;
+        let own = OwnMarker::for_run(sender.0, sealing.as_ref());
+        let transport = &config.options.transport;
+        let socket = match transport.multicast {
+            true => Some(socket::open(config, own)?),
+            false => None,
+        };
+        let extra =
+            Extra::open(transport, config.unicast_bind, config.nats_subject.clone(), &self.inner.transport_counters)
+                .await?;
+        if let Some(peers) = extra.peer_socket()
+            && let Err(e) = echo_filter::attach(&socket2::SockRef::from(peers), own)
+        {
+            tracing::debug!(target: "eventcast::net", error = %e, "no in-kernel filter for own datagrams on the peer socket");
+        }
+        let local = match (&socket, extra.peer_socket()) {
+            (Some(s), _) | (None, Some(s)) => s.local_addr().map_err(Error::io("reading the socket's address"))?,
+            (None, None) => crate::transport::NATS_SOURCE,
+        };
         let seed = rand::random::<u64>();
         let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -167,15 +191,18 @@ impl Eventcast {
             core: Endpoint::with_sealing(core_config, sender.0, sealing),
             socket,
             destination: config.destination,
+            extra,
+            transport_counters: self.inner.transport_counters.clone(),
             commands: rx,
             control: control_rx,
             queue: queue.clone(),
             send_errors: 0,
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
-        *running = Some(Running { commands, control, task, queue, sender, local });
+        *self.lock_running() = Some(Running { commands, control, task, queue, sender, local });
         self.inner.state.send_replace(State::Running { sender, local });
-        tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface, "started");
+        tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface,
+            multicast = transport.multicast, peers = transport.peers.len(), nats = transport.nats.is_some(), "started");
         Ok(())
     }
 
@@ -320,6 +347,7 @@ impl Eventcast {
     /// callbacks and [`Eventcast::subscribe_across_restarts`] stay for the next start.
     /// Stopping a stopped instance does nothing.
     pub async fn stop(&self) -> Result<()> {
+        let _lifecycle = self.inner.lifecycle.lock().await;
         let Some(running) = self.lock_running().take() else {
             return Ok(());
         };
@@ -616,7 +644,12 @@ impl Eventcast {
             }
             None => last_run(),
         };
-        Stats::new(protocol, &self.inner.listeners.counters, &self.inner.console_counters)
+        Stats::new(
+            protocol,
+            &self.inner.listeners.counters,
+            &self.inner.console_counters,
+            &self.inner.transport_counters,
+        )
     }
 
     /// Each pattern that has listeners, with how many.

@@ -68,6 +68,7 @@ mod options;
 /// The protocol core (crate `eventcast-proto`), used inside the library under this name.
 pub(crate) use eventcast_proto as proto;
 mod stats;
+mod transport;
 
 pub use bson;
 pub use builder::Builder;
@@ -82,6 +83,7 @@ pub use logging::LOG_COMPONENTS;
 pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
 pub use proto::{DeliveryMode, DropCounters, PeerStats, ProtocolStats, StartAt};
 pub use stats::Stats;
+pub use transport::{NatsOptions, TransportOptions};
 
 /// Bytes as the BSON arguments of an event: checked and, when accepted, read every way a
 /// listener can (values, serde, JSON), which must not recurse past the depth limit or panic.

@@ -208,6 +208,9 @@ pub struct Options {
     pub repl_token: Option<ConsoleToken>,
     /// Console sessions at once; more are refused with a message (default 8).
     pub repl_max_clients: usize,
+    /// Where datagrams travel besides (or instead of) the multicast group: unicast peers and
+    /// NATS (see [`TransportOptions`](crate::TransportOptions)).
+    pub transport: crate::TransportOptions,
 }
 
 impl Default for Options {
@@ -245,6 +248,7 @@ impl Default for Options {
             repl_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             repl_token: None,
             repl_max_clients: 8,
+            transport: crate::TransportOptions::default(),
         }
     }
 }
@@ -257,6 +261,11 @@ pub(crate) struct Validated {
     pub destination: SocketAddr,
     pub interface: ResolvedInterface,
     pub keyring: Option<Keyring>,
+    /// Where the unicast peers' socket binds: `address` (or the unspecified address of the
+    /// group's family) and `port`.
+    pub unicast_bind: SocketAddr,
+    /// The NATS subject: the one set, or the one derived from group and port.
+    pub nats_subject: String,
 }
 
 impl Options {
@@ -367,7 +376,21 @@ impl Options {
                 self.port,
             ),
         };
-        Ok(Validated { bind, destination, interface, keyring, options: self })
+        crate::transport::validate(&self.transport)?;
+        let unicast_bind = SocketAddr::new(
+            self.address.unwrap_or(match self.group {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            }),
+            self.port,
+        );
+        let nats_subject = self
+            .transport
+            .nats
+            .as_ref()
+            .and_then(|n| n.subject.clone())
+            .unwrap_or_else(|| crate::NatsOptions::default_subject(self.group, self.port));
+        Ok(Validated { bind, destination, interface, keyring, unicast_bind, nats_subject, options: self })
     }
 
     /// The protocol core's settings.

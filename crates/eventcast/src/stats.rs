@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::console::ConsoleCounters;
 use crate::emitter::DispatchCounters;
 use crate::proto;
+use crate::transport::TransportCounters;
 
 /// Counters of one instance: the protocol core's, plus what local dispatch and the console
 /// could not do.
@@ -57,6 +58,29 @@ pub struct Stats {
     /// Event lines a console session could not take because its client was not reading
     /// (the client is told how many; the instance never waits for a console).
     pub console_lines_dropped: u64,
+    /// Datagrams sent to unicast peers (each copy counted).
+    pub peer_datagrams_out: u64,
+    /// Datagrams received on the unicast peers' socket.
+    pub peer_datagrams_in: u64,
+    /// Sends to a peer that failed (an unreachable peer costs this and nothing else).
+    pub peer_send_errors: u64,
+    /// Times a peer name did not resolve again (its last addresses are kept).
+    pub peer_resolve_failures: u64,
+    /// Peer addresses known now.
+    pub peer_addresses: u64,
+    /// 1 while connected to a NATS server, 0 otherwise.
+    pub nats_connected: u64,
+    /// Times the NATS connection came back after it was lost.
+    pub nats_reconnects: u64,
+    /// Datagrams published to NATS.
+    pub nats_messages_out: u64,
+    /// Messages received from NATS.
+    pub nats_messages_in: u64,
+    /// Datagrams not published because the NATS queue was full (the protocol repairs them).
+    pub nats_out_dropped: u64,
+    /// Messages from NATS dropped because the driver's queue was full, or by the client as
+    /// a slow consumer (the protocol repairs them).
+    pub nats_in_dropped: u64,
 }
 
 /// Whether a series counts since start (a counter) or is a level now (a gauge).
@@ -240,7 +264,12 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
 ];
 
 impl Stats {
-    pub(crate) fn new(protocol: proto::ProtocolStats, counters: &DispatchCounters, console: &ConsoleCounters) -> Self {
+    pub(crate) fn new(
+        protocol: proto::ProtocolStats,
+        counters: &DispatchCounters,
+        console: &ConsoleCounters,
+        transport: &TransportCounters,
+    ) -> Self {
         let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             protocol,
@@ -256,6 +285,17 @@ impl Stats {
             console_auth_timeouts: get(&console.auth_timeouts),
             console_locked_out: get(&console.locked_out),
             console_lines_dropped: get(&console.lines_dropped),
+            peer_datagrams_out: get(&transport.peer_datagrams_out),
+            peer_datagrams_in: get(&transport.peer_datagrams_in),
+            peer_send_errors: get(&transport.peer_send_errors),
+            peer_resolve_failures: get(&transport.peer_resolve_failures),
+            peer_addresses: get(&transport.peer_addresses),
+            nats_connected: get(&transport.nats_connected),
+            nats_reconnects: get(&transport.nats_reconnects),
+            nats_messages_out: get(&transport.nats_messages_out),
+            nats_messages_in: get(&transport.nats_messages_in),
+            nats_out_dropped: get(&transport.nats_out_dropped),
+            nats_in_dropped: get(&transport.nats_in_dropped),
         }
     }
 

@@ -15,6 +15,7 @@ use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::event::{Event, Loss, SenderId};
 use crate::proto::crypto::Keyring;
 use crate::proto::{DeliveryMode, Endpoint, ProtocolStats};
+use crate::transport::{Extra, NATS_SOURCE, TransportCounters, next_from_nats, readable};
 
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
 /// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
@@ -49,8 +50,12 @@ pub(crate) enum Control {
 
 pub(crate) struct Driver {
     pub core: Endpoint,
-    pub socket: UdpSocket,
+    /// The multicast socket; `None` with multicast off.
+    pub socket: Option<UdpSocket>,
     pub destination: SocketAddr,
+    /// Unicast peers and NATS.
+    pub extra: Extra,
+    pub transport_counters: Arc<TransportCounters>,
     pub commands: mpsc::Receiver<Emit>,
     pub control: mpsc::UnboundedReceiver<Control>,
     /// Where received events go to the listeners (the dispatcher thread).
@@ -62,6 +67,10 @@ pub(crate) struct Driver {
 enum Wake {
     Control(Option<Control>),
     Readable(io::Result<()>),
+    /// The unicast peers' socket has datagrams.
+    FromPeers(io::Result<()>),
+    /// A datagram from NATS (`None`: the link ended).
+    FromNats(Option<bytes::Bytes>),
     Timer,
     Emit(Option<Emit>),
     /// The dispatcher took events: there is room again, and taken events to report.
@@ -112,7 +121,9 @@ impl Driver {
                 control = self.control.recv() => Wake::Control(control),
                 other = async {
                     tokio::select! {
-                        ready = self.socket.readable() => Wake::Readable(ready),
+                        ready = readable(self.socket.as_ref()) => Wake::Readable(ready),
+                        ready = readable(self.extra.peers.as_ref().map(|p| &p.socket)) => Wake::FromPeers(ready),
+                        message = next_from_nats(&mut self.extra.nats) => Wake::FromNats(message),
                         () = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
                         emit = self.commands.recv(), if accepting => Wake::Emit(emit),
                         () = self.queue.driver_wake.notified() => Wake::Dispatched,
@@ -144,8 +155,31 @@ impl Driver {
                     if let Err(e) = ready {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
                     }
-                    self.receive(&mut io);
+                    if let Some(socket) = &self.socket {
+                        receive(&mut self.core, socket, &mut io, None);
+                    }
                     self.hand_over(&mut io, false);
+                }
+                Wake::FromPeers(ready) => {
+                    if let Err(e) = ready {
+                        tracing::warn!(target: "eventcast::net", error = %e, "peer socket not readable");
+                    }
+                    if let Some(socket) = self.extra.peer_socket() {
+                        receive(&mut self.core, socket, &mut io, Some(&self.transport_counters.peer_datagrams_in));
+                    }
+                    self.hand_over(&mut io, false);
+                }
+                Wake::FromNats(Some(first)) => {
+                    let now = Instant::now();
+                    self.core.handle_datagram(now, NATS_SOURCE, &first);
+                    for _ in 1..BATCH * RECV_CALLS {
+                        let Some(next) = self.extra.try_next_from_nats() else { break };
+                        self.core.handle_datagram(now, NATS_SOURCE, &next);
+                    }
+                    self.hand_over(&mut io, false);
+                }
+                Wake::FromNats(None) => {
+                    tracing::warn!(target: "eventcast::net", "the NATS link ended; the other transports go on");
                 }
                 Wake::Timer => {
                     self.core.handle_timeout(Instant::now());
@@ -156,6 +190,7 @@ impl Driver {
             }
         }
         self.queue.close();
+        std::mem::take(&mut self.extra).close().await;
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
     }
 
@@ -189,33 +224,6 @@ impl Driver {
         }
     }
 
-    /// Reads what the socket has, a batch per system call, a few calls at most.
-    fn receive(&mut self, io: &mut Buffers) {
-        for _ in 0..RECV_CALLS {
-            let got = self
-                .socket
-                .try_io(Interest::READABLE, || batch::recv_many(&self.socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
-            let n = match got {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    tracing::warn!(target: "eventcast::net", error = %e, "receive failed");
-                    return;
-                }
-            };
-            let now = Instant::now();
-            for (i, (len, from)) in io.meta.iter().take(n).enumerate() {
-                if let Some(from) = from {
-                    let start = i * RECV_STRIDE;
-                    self.core.handle_datagram(now, *from, &io.recv[start..start + len]);
-                }
-            }
-            if n < BATCH {
-                return;
-            }
-        }
-    }
-
     /// Reports what the listeners took to the core, then moves received events and loss
     /// reports to the dispatcher while its queue has room (all of them when `stopping`);
     /// the rest waits in the core, bounded there. Never waits.
@@ -227,7 +235,8 @@ impl Driver {
             let Some(d) = self.core.poll_event() else { break };
             let taken = d.reliable.then_some((d.sender, d.seq));
             io.outstanding += u64::from(d.reliable);
-            let event = Event::new(d.payload, d.view, SenderId(d.sender), Some(d.from), d.seq);
+            let from = (d.from != NATS_SOURCE).then_some(d.from);
+            let event = Event::new(d.payload, d.view, SenderId(d.sender), from, d.seq);
             let in_queue = queue.push(Item::Event { event, taken });
             debug_assert!(in_queue.is_ok(), "only the driver closes the queue, after its last push");
             pushed = true;
@@ -277,12 +286,27 @@ impl Driver {
                 return;
             }
             let refs: Vec<&[u8]> = io.send.iter().map(Vec::as_slice).collect();
-            let sent =
-                self.socket.try_io(Interest::WRITABLE, || batch::send_to_many(&self.socket, &io.destination, &refs));
+            // The multicast socket sets the pace (it waits when full); the other transports
+            // get what it took. Without multicast, every datagram goes at once.
+            let sent = match &self.socket {
+                Some(socket) => {
+                    socket.try_io(Interest::WRITABLE, || batch::send_to_many(socket, &io.destination, &refs))
+                }
+                None => Ok(refs.len()),
+            };
             match sent {
-                Ok(n) => drop(io.send.drain(..n)),
+                Ok(n) => {
+                    self.extra.send_to_peers(&refs[..n], &self.transport_counters).await;
+                    drop(refs);
+                    let taken = io.send.drain(..n);
+                    if self.extra.has_nats() {
+                        self.extra.send_to_nats(taken.map(bytes::Bytes::from), &self.transport_counters);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = self.socket.writable().await {
+                    if let Some(socket) = &self.socket
+                        && let Err(e) = socket.writable().await
+                    {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not writable");
                     }
                 }
@@ -304,6 +328,36 @@ impl Driver {
                 return;
             }
             sleep_until(self.core.poll_timeout()).await;
+        }
+    }
+}
+
+/// Reads what `socket` has into the core, a batch per system call, a few calls at most;
+/// counts the datagrams in `counter` when given.
+fn receive(core: &mut Endpoint, socket: &UdpSocket, io: &mut Buffers, counter: Option<&std::sync::atomic::AtomicU64>) {
+    for _ in 0..RECV_CALLS {
+        let got =
+            socket.try_io(Interest::READABLE, || batch::recv_many(socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
+        let n = match got {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                tracing::warn!(target: "eventcast::net", error = %e, "receive failed");
+                return;
+            }
+        };
+        if let Some(c) = counter {
+            c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        let now = Instant::now();
+        for (i, (len, from)) in io.meta.iter().take(n).enumerate() {
+            if let Some(from) = from {
+                let start = i * RECV_STRIDE;
+                core.handle_datagram(now, *from, &io.recv[start..start + len]);
+            }
+        }
+        if n < BATCH {
+            return;
         }
     }
 }

@@ -1,0 +1,177 @@
+//! The transports datagrams travel on: the multicast group, unicast peers and NATS. The
+//! protocol core neither knows nor cares which: every datagram it produces goes out on each
+//! transport that is on, and what arrives on any of them feeds it. The gateway relays
+//! between two sets of transports.
+
+#[cfg(feature = "nats")]
+pub(crate) mod nats;
+mod options;
+pub(crate) mod peers;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+
+use crate::driver::batch;
+use crate::error::Result;
+pub(crate) use options::validate;
+pub use options::{NatsOptions, TransportOptions};
+
+/// The source address given to datagrams that came through NATS (which has none): events
+/// from it have no `from`.
+pub(crate) const NATS_SOURCE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+/// Counters of the transports of one instance (or gateway side), kept across runs.
+#[derive(Debug, Default)]
+pub(crate) struct TransportCounters {
+    pub peer_datagrams_out: AtomicU64,
+    pub peer_datagrams_in: AtomicU64,
+    pub peer_send_errors: AtomicU64,
+    pub peer_resolve_failures: AtomicU64,
+    pub peer_addresses: AtomicU64,
+    pub nats_connected: AtomicU64,
+    /// Whether NATS was ever connected (so the next connection is a reconnect).
+    pub nats_was_connected: AtomicU64,
+    pub nats_reconnects: AtomicU64,
+    pub nats_messages_out: AtomicU64,
+    pub nats_messages_in: AtomicU64,
+    pub nats_out_dropped: AtomicU64,
+    pub nats_in_dropped: AtomicU64,
+}
+
+impl TransportCounters {
+    pub fn nats_ever_connected(&self) -> bool {
+        self.nats_was_connected.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// The link to NATS (a type without values when the `nats` feature is off).
+#[cfg(feature = "nats")]
+pub(crate) type NatsLink = nats::Link;
+#[cfg(not(feature = "nats"))]
+pub(crate) enum NatsLink {}
+
+/// The transports of a running instance other than the multicast socket (which the driver
+/// owns as before): unicast peers and NATS.
+#[derive(Default)]
+pub(crate) struct Extra {
+    pub peers: Option<peers::Peers>,
+    pub nats: Option<NatsLink>,
+}
+
+impl Extra {
+    /// Opens what `t` asks for: peers on a socket bound to `bind`, NATS on `subject`.
+    pub async fn open(
+        t: &TransportOptions,
+        bind: SocketAddr,
+        subject: String,
+        counters: &Arc<TransportCounters>,
+    ) -> Result<Extra> {
+        let mut extra = Extra::default();
+        if !t.peers.is_empty() {
+            extra.peers = Some(peers::Peers::open(&t.peers, bind, t.peer_refresh, counters.clone()).await?);
+        }
+        if let Some(n) = &t.nats {
+            #[cfg(feature = "nats")]
+            {
+                extra.nats = Some(nats::Link::connect(n, subject, counters.clone()).await?);
+            }
+            #[cfg(not(feature = "nats"))]
+            return Err(crate::Error::invalid("nats", n.urls.join(","), "a build with the `nats` feature"));
+        }
+        #[cfg(not(feature = "nats"))]
+        let _ = subject;
+        Ok(extra)
+    }
+
+    /// Sends `datagrams` to every peer, waiting for the socket where it is full.
+    pub async fn send_to_peers(&self, datagrams: &[&[u8]], counters: &TransportCounters) {
+        let Some(p) = &self.peers else { return };
+        for peer in p.addrs().iter() {
+            let to = socket2::SockAddr::from(*peer);
+            let mut rest = datagrams;
+            while !rest.is_empty() {
+                match p.socket.try_io(tokio::io::Interest::WRITABLE, || batch::send_to_many(&p.socket, &to, rest)) {
+                    Ok(n) => {
+                        counters.peer_datagrams_out.fetch_add(n as u64, Ordering::Relaxed);
+                        rest = &rest[n..];
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let _ = p.socket.writable().await;
+                    }
+                    Err(e) => {
+                        // an unreachable peer costs its counter and nothing else
+                        counters.peer_send_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(target: "eventcast::net", %peer, error = %e, "send to peer failed");
+                        rest = &rest[1..];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands each datagram to NATS (never waits: a full queue drops and counts).
+    #[cfg_attr(not(feature = "nats"), allow(unused_variables, clippy::unused_self))]
+    pub fn send_to_nats(&self, datagrams: impl Iterator<Item = Bytes>, counters: &TransportCounters) {
+        #[cfg(feature = "nats")]
+        if let Some(link) = &self.nats {
+            for d in datagrams {
+                link.publish(d, counters);
+            }
+        }
+    }
+
+    /// Whether NATS is on.
+    pub fn has_nats(&self) -> bool {
+        self.nats.is_some()
+    }
+
+    /// The unicast socket, if peers are on.
+    pub fn peer_socket(&self) -> Option<&UdpSocket> {
+        self.peers.as_ref().map(|p| &p.socket)
+    }
+
+    /// A message from NATS if one waits.
+    pub fn try_next_from_nats(&mut self) -> Option<Bytes> {
+        #[cfg(feature = "nats")]
+        if let Some(link) = &mut self.nats {
+            return link.inbound.try_recv().ok();
+        }
+        None
+    }
+
+    /// Stops: NATS flushes what it was handed.
+    pub async fn close(self) {
+        #[cfg(feature = "nats")]
+        if let Some(link) = self.nats {
+            link.close().await;
+        }
+    }
+}
+
+/// Waits for a message from NATS (forever if NATS is off or its link ended); `None` once,
+/// when the link ends.
+pub(crate) async fn next_from_nats(nats: &mut Option<NatsLink>) -> Option<Bytes> {
+    #[cfg(feature = "nats")]
+    if let Some(link) = nats
+        && !link.ended
+    {
+        let message = link.inbound.recv().await;
+        link.ended = message.is_none();
+        return message;
+    }
+    #[cfg(not(feature = "nats"))]
+    let _ = nats;
+    std::future::pending().await
+}
+
+/// Waits until `socket` is readable, or forever when there is none.
+pub(crate) async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
+    match socket {
+        Some(s) => s.readable().await,
+        None => std::future::pending().await,
+    }
+}
