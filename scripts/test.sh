@@ -22,6 +22,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
     unshare --net bash tests/netns/lossy.sh
     unshare --net bash tests/netns/security.sh
     unshare --net bash tests/netns/runtime.sh
+    unshare --net bash tests/netns/gateway.sh
 else
     echo "not root: running the loopback suites on this host's lo (every test sets 127.0.0.1 explicitly);"
     echo "SKIPPED the namespace suites: they need root for ip netns"

@@ -4,6 +4,7 @@ mod bench;
 mod console;
 mod demo;
 mod emit;
+mod gateway;
 mod json;
 mod listen;
 mod metrics;
@@ -93,6 +94,9 @@ enum Command {
     Stats(console::StatsArgs),
     /// Measure throughput, latency and loss (or plain UDP's, with --raw)
     Bench(bench::BenchArgs),
+    /// Relay a LAN's multicast group to NATS or unicast peers and back (joins LANs that
+    /// multicast does not reach)
+    Gateway(gateway::GatewayArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Emit(args) => block_on(emit::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Bench(args) => block_on(bench::run(args)),
+        Command::Gateway(args) => block_on(gateway::run(args)),
     };
     match result {
         Ok(code) => code,

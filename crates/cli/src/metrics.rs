@@ -1,7 +1,9 @@
 //! `--metrics ADDR`: the instance's counters over HTTP in Prometheus text format, for the
 //! monitoring people already run. Just enough HTTP/1.1 for a scraper: `GET /metrics`.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use eventcast::Eventcast;
@@ -28,8 +30,24 @@ impl Drop for Server {
     }
 }
 
+/// What the server answers `GET /metrics` with: the exposition text, made when scraped.
+type Source = std::sync::Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
 impl Server {
+    /// Serves the counters of `ec`.
     pub fn start(ec: Eventcast, addr: SocketAddr) -> eventcast::Result<Server> {
+        Self::start_with(addr, move || {
+            let ec = ec.clone();
+            Box::pin(async move { ec.stats().await.to_prometheus() })
+        })
+    }
+
+    /// Serves what `source` makes.
+    pub fn start_with(
+        addr: SocketAddr,
+        source: impl Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync + 'static,
+    ) -> eventcast::Result<Server> {
+        let source: Source = std::sync::Arc::new(source);
         let listener = std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .and_then(TcpListener::from_std)
@@ -47,9 +65,9 @@ impl Server {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
-                let ec = ec.clone();
+                let source = source.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(CLIENT_TIMEOUT, serve(stream, &ec)).await;
+                    let _ = tokio::time::timeout(CLIENT_TIMEOUT, serve(stream, &source)).await;
                     drop(permit);
                 });
             }
@@ -58,7 +76,7 @@ impl Server {
     }
 }
 
-async fn serve(mut stream: TcpStream, ec: &Eventcast) -> std::io::Result<()> {
+async fn serve(mut stream: TcpStream, source: &Source) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
@@ -71,7 +89,7 @@ async fn serve(mut stream: TcpStream, ec: &Eventcast) -> std::io::Result<()> {
     let request_line = String::from_utf8_lossy(&head);
     let mut words = request_line.split_whitespace();
     let (status, body) = match (words.next(), words.next()) {
-        (Some("GET"), Some("/metrics")) => ("200 OK", ec.stats().await.to_prometheus()),
+        (Some("GET"), Some("/metrics")) => ("200 OK", source().await),
         (Some("GET"), Some("/")) => ("200 OK", "eventcast metrics: GET /metrics\n".to_owned()),
         (Some("GET"), _) => ("404 Not Found", "not found: GET /metrics\n".to_owned()),
         _ => ("405 Method Not Allowed", "only GET /metrics\n".to_owned()),

@@ -167,9 +167,14 @@ impl Eventcast {
             true => Some(socket::open(config, own)?),
             false => None,
         };
-        let extra =
-            Extra::open(transport, config.unicast_bind, config.nats_subject.clone(), &self.inner.transport_counters)
-                .await?;
+        let extra = Extra::open(
+            transport,
+            config.unicast_bind,
+            config.nats_subject.clone(),
+            None,
+            &self.inner.transport_counters,
+        )
+        .await?;
         if let Some(peers) = extra.peer_socket()
             && let Err(e) = echo_filter::attach(&socket2::SockRef::from(peers), own)
         {

@@ -62,6 +62,7 @@ mod emitter;
 mod error;
 mod event;
 mod eventcast;
+mod gateway;
 mod interface;
 mod logging;
 mod options;
@@ -78,6 +79,7 @@ pub use event::{Event, Loss, SenderId, arg_from_text, oversized_json_integer};
 pub use eventcast::{Eventcast, State};
 /// The async stream trait that [`Subscription`] implements (from `futures-core`).
 pub use futures_core::Stream;
+pub use gateway::{Gateway, GatewayMonitor, GatewayOptions, GatewayStats};
 pub use interface::Interface;
 pub use logging::LOG_COMPONENTS;
 pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};

@@ -70,7 +70,7 @@ enum Wake {
     /// The unicast peers' socket has datagrams.
     FromPeers(io::Result<()>),
     /// A datagram from NATS (`None`: the link ended).
-    FromNats(Option<bytes::Bytes>),
+    FromNats(Option<crate::transport::Inbound>),
     Timer,
     Emit(Option<Emit>),
     /// The dispatcher took events: there is room again, and taken events to report.
@@ -171,10 +171,10 @@ impl Driver {
                 }
                 Wake::FromNats(Some(first)) => {
                     let now = Instant::now();
-                    self.core.handle_datagram(now, NATS_SOURCE, &first);
+                    self.core.handle_datagram(now, NATS_SOURCE, &first.datagram);
                     for _ in 1..BATCH * RECV_CALLS {
                         let Some(next) = self.extra.try_next_from_nats() else { break };
-                        self.core.handle_datagram(now, NATS_SOURCE, &next);
+                        self.core.handle_datagram(now, NATS_SOURCE, &next.datagram);
                     }
                     self.hand_over(&mut io, false);
                 }

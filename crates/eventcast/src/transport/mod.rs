@@ -48,6 +48,15 @@ impl TransportCounters {
     }
 }
 
+/// A message from NATS.
+#[cfg(feature = "nats")]
+pub(crate) use nats::Inbound;
+#[cfg(not(feature = "nats"))]
+pub(crate) struct Inbound {
+    pub datagram: Bytes,
+    pub from_own_lan: bool,
+}
+
 /// The link to NATS (a type without values when the `nats` feature is off).
 #[cfg(feature = "nats")]
 pub(crate) type NatsLink = nats::Link;
@@ -64,10 +73,12 @@ pub(crate) struct Extra {
 
 impl Extra {
     /// Opens what `t` asks for: peers on a socket bound to `bind`, NATS on `subject`.
+    /// `lan`: a gateway's LAN id (see `nats::LAN_HEADER`), `None` for an instance.
     pub async fn open(
         t: &TransportOptions,
         bind: SocketAddr,
         subject: String,
+        lan: Option<String>,
         counters: &Arc<TransportCounters>,
     ) -> Result<Extra> {
         let mut extra = Extra::default();
@@ -77,13 +88,13 @@ impl Extra {
         if let Some(n) = &t.nats {
             #[cfg(feature = "nats")]
             {
-                extra.nats = Some(nats::Link::connect(n, subject, counters.clone()).await?);
+                extra.nats = Some(nats::Link::connect(n, subject, lan, counters.clone()).await?);
             }
             #[cfg(not(feature = "nats"))]
             return Err(crate::Error::invalid("nats", n.urls.join(","), "a build with the `nats` feature"));
         }
         #[cfg(not(feature = "nats"))]
-        let _ = subject;
+        let _ = (subject, lan);
         Ok(extra)
     }
 
@@ -135,7 +146,7 @@ impl Extra {
     }
 
     /// A message from NATS if one waits.
-    pub fn try_next_from_nats(&mut self) -> Option<Bytes> {
+    pub fn try_next_from_nats(&mut self) -> Option<Inbound> {
         #[cfg(feature = "nats")]
         if let Some(link) = &mut self.nats {
             return link.inbound.try_recv().ok();
@@ -154,7 +165,7 @@ impl Extra {
 
 /// Waits for a message from NATS (forever if NATS is off or its link ended); `None` once,
 /// when the link ends.
-pub(crate) async fn next_from_nats(nats: &mut Option<NatsLink>) -> Option<Bytes> {
+pub(crate) async fn next_from_nats(nats: &mut Option<NatsLink>) -> Option<Inbound> {
     #[cfg(feature = "nats")]
     if let Some(link) = nats
         && !link.ended

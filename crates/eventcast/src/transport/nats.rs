@@ -28,11 +28,20 @@ pub(crate) const IN_QUEUE: usize = 8192;
 const FIRST_CONNECT: Duration = Duration::from_secs(3);
 /// How long a stop waits for queued datagrams to reach the server.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// The NATS header a gateway puts on what it publishes: the id of the LAN it came from, so
+/// that the other gateways of that LAN do not put it back there.
+pub(crate) const LAN_HEADER: &str = "Eventcast-Lan";
+
+/// A message from NATS: the datagram, and whether a gateway of our own LAN published it.
+pub(crate) struct Inbound {
+    pub datagram: Bytes,
+    pub from_own_lan: bool,
+}
 
 /// A connection to NATS, from the driver's side.
 pub(crate) struct Link {
     pub out: mpsc::Sender<Bytes>,
-    pub inbound: mpsc::Receiver<Bytes>,
+    pub inbound: mpsc::Receiver<Inbound>,
     /// The inbound side ended (the task stopped): not polled again.
     pub ended: bool,
     task: JoinHandle<()>,
@@ -45,7 +54,15 @@ impl Link {
     /// are an error. A server that does not answer is not: the instance starts, says so
     /// once, and the client keeps trying with backoff; datagrams wait in its queue, then
     /// in the retransmit buffer.
-    pub async fn connect(o: &NatsOptions, subject: String, counters: Arc<TransportCounters>) -> Result<Link> {
+    ///
+    /// `lan`, for a gateway: the id of its LAN, sent as a header with everything it
+    /// publishes and compared with the header of what it receives.
+    pub async fn connect(
+        o: &NatsOptions,
+        subject: String,
+        lan: Option<String>,
+        counters: Arc<TransportCounters>,
+    ) -> Result<Link> {
         let urls = o.urls.join(",");
         let first = tokio::time::timeout(
             FIRST_CONNECT,
@@ -71,9 +88,14 @@ impl Link {
         let subscriber = client.subscribe(subject.clone()).await.map_err(|e| {
             Error::invalid("nats_subject", &subject, format!("a subject this client may subscribe to ({e})"))
         })?;
+        // the subscription is in place at the server before start returns (when connected),
+        // so that nothing sent after start is missed
+        if client.connection_state() == async_nats::connection::State::Connected {
+            let _ = tokio::time::timeout(FIRST_CONNECT, client.flush()).await;
+        }
         let (out, out_rx) = mpsc::channel(OUT_QUEUE);
         let (in_tx, inbound) = mpsc::channel(IN_QUEUE);
-        let task = tokio::spawn(run(client, subject, subscriber, out_rx, in_tx, counters));
+        let task = tokio::spawn(run(client, subject, lan, subscriber, out_rx, in_tx, counters));
         Ok(Link { out, inbound, ended: false, task })
     }
 
@@ -181,11 +203,16 @@ fn on_event(counters: &TransportCounters, event: async_nats::Event) {
 async fn run(
     client: async_nats::Client,
     subject: String,
+    lan: Option<String>,
     mut subscriber: async_nats::Subscriber,
     mut out: mpsc::Receiver<Bytes>,
-    inbound: mpsc::Sender<Bytes>,
+    inbound: mpsc::Sender<Inbound>,
     counters: Arc<TransportCounters>,
 ) {
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(lan) = &lan {
+        headers.insert(LAN_HEADER, lan.as_str());
+    }
     if client.connection_state() == async_nats::connection::State::Connected {
         counters.nats_connected.store(1, Ordering::Relaxed);
         counters.nats_was_connected.store(1, Ordering::Relaxed);
@@ -196,7 +223,10 @@ async fn run(
             message = subscriber.next() => match message {
                 Some(m) => {
                     counters.nats_messages_in.fetch_add(1, Ordering::Relaxed);
-                    if inbound.try_send(m.payload).is_err() {
+                    let from_own_lan = lan.as_deref().is_some_and(|own| {
+                        m.headers.as_ref().and_then(|h| h.get(LAN_HEADER)).is_some_and(|v| v.as_str() == own)
+                    });
+                    if inbound.try_send(Inbound { datagram: m.payload, from_own_lan }).is_err() {
                         counters.nats_in_dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -204,7 +234,11 @@ async fn run(
             },
             datagram = out.recv() => match datagram {
                 Some(d) => {
-                    if client.publish(subject.clone(), d).await.is_ok() {
+                    let sent = match lan {
+                        Some(_) => client.publish_with_headers(subject.clone(), headers.clone(), d).await,
+                        None => client.publish(subject.clone(), d).await,
+                    };
+                    if sent.is_ok() {
                         counters.nats_messages_out.fetch_add(1, Ordering::Relaxed);
                     } else {
                         counters.nats_out_dropped.fetch_add(1, Ordering::Relaxed);
