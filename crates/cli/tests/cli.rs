@@ -492,3 +492,21 @@ fn sigterm_stops_a_repeating_emit_in_order() {
     let sent = stats["events_out"].as_u64().unwrap();
     assert!(sent > 0 && sent < 100_000, "{stats}");
 }
+
+/// The transport flags' contract: bad settings get one line naming them, exit 2.
+#[test]
+fn bad_transport_flags_exit_2_with_one_clear_line() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["gateway", "--interface", "127.0.0.1"], "--nats"),
+        (&["gateway", "--interface", "127.0.0.1", "--nats", "nats://127.0.0.1:1", "--no-multicast"], "--no-multicast"),
+        (&["listen", "--interface", "127.0.0.1", "--no-multicast"], "--peer"),
+        (&["listen", "--interface", "127.0.0.1", "--peer", "nohost"], "nohost"),
+        (&["emit", "--interface", "127.0.0.1", "--nats", "nats://[oops", "x"], "[oops"),
+    ];
+    for (args, named) in cases {
+        let out = eventcast().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named) && stderr.lines().count() == 1, "{args:?}: {stderr}");
+    }
+}
