@@ -1,5 +1,5 @@
 //! nats-bench send EVENTS SIZE [RATE] | recv EVENTS IDLE_SECONDS — the same measurement as
-//! `eventcast bench --role`, through nats-server on 127.0.0.1:4222. Each message starts with
+//! `eventcast bench --role`, through nats-server on 127.0.0.1:4222 (or $NATS_URL). Each message starts with
 //! its sequence number and send time (ns since the Unix epoch).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     }
     let events: u64 = args[2].parse()?;
-    let client = async_nats::connect("127.0.0.1:4222").await?;
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "127.0.0.1:4222".into());
+    let client = async_nats::connect(url).await?;
     if args[1] == "send" {
         let size: usize = args[3].parse::<usize>()?.max(16);
         let rate: f64 = args.get(4).map_or(Ok(0.0), |r| r.parse())?;

@@ -90,6 +90,9 @@ pub struct BenchArgs {
     /// Give up when nothing arrives for this long
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Unicast peers, multicast off, NATS: the transports to measure
+    #[command(flatten)]
+    pub transport: crate::transport::TransportArgs,
 }
 
 /// What one receiver saw.
@@ -154,7 +157,7 @@ fn instance(args: &BenchArgs) -> eventcast::Result<Eventcast> {
     if args.encrypt {
         b = b.passphrase(BENCH_PASSPHRASE);
     }
-    let ec = b.build()?;
+    let ec = args.transport.apply(b)?.build()?;
     crate::apply_log_levels(&ec)?;
     Ok(ec)
 }

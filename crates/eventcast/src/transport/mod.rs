@@ -34,6 +34,7 @@ pub(crate) struct TransportCounters {
     pub peer_addresses: AtomicU64,
     pub nats_connected: AtomicU64,
     /// Whether NATS was ever connected (so the next connection is a reconnect).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub nats_was_connected: AtomicU64,
     pub nats_reconnects: AtomicU64,
     pub nats_messages_out: AtomicU64,
@@ -43,6 +44,7 @@ pub(crate) struct TransportCounters {
 }
 
 impl TransportCounters {
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub fn nats_ever_connected(&self) -> bool {
         self.nats_was_connected.load(Ordering::Relaxed) != 0
     }
