@@ -61,8 +61,10 @@ pub async fn run(args: GatewayArgs) -> CliResult {
         None => None,
     };
     let wan_side = match (&t.nats, t.peers.is_empty()) {
-        (Some(nats), true) => format!("NATS {nats}"),
-        (Some(nats), false) => format!("NATS {nats} and peers {}", t.peers.join(", ")),
+        (Some(nats), true) => format!("NATS {}", eventcast::NatsOptions::redact(nats)),
+        (Some(nats), false) => {
+            format!("NATS {} and peers {}", eventcast::NatsOptions::redact(nats), t.peers.join(", "))
+        }
         (None, _) => format!("peers {}", t.peers.join(", ")),
     };
     eprintln!(

@@ -164,7 +164,7 @@ impl NetArgs {
                 Ok(group) => eventcast::NatsOptions::default_subject(group, self.port),
                 Err(_) => "?".into(),
             });
-            parts.push(format!("NATS subject {subject} at {nats}"));
+            parts.push(format!("NATS subject {subject} at {}", eventcast::NatsOptions::redact(nats)));
         }
         parts.join(", ")
     }

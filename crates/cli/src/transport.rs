@@ -5,7 +5,7 @@ use clap::Args;
 use eventcast::Builder;
 
 /// Where datagrams travel besides (or instead of) the multicast group.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct TransportArgs {
     /// A unicast peer, HOST:PORT (repeatable; EVENTCAST_PEERS takes a comma-separated list):
     /// every datagram also goes to it, for networks without multicast
@@ -39,6 +39,18 @@ pub struct TransportArgs {
     /// A CA certificate (PEM) for TLS to NATS; makes TLS required
     #[arg(long, env = "EVENTCAST_NATS_TLS_CA")]
     pub nats_tls_ca: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for TransportArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // secrets are never shown
+        f.debug_struct("TransportArgs")
+            .field("peers", &self.peers)
+            .field("no_multicast", &self.no_multicast)
+            .field("nats", &self.nats.as_deref().map(eventcast::NatsOptions::redact))
+            .field("nats_subject", &self.nats_subject)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TransportArgs {

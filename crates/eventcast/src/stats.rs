@@ -64,6 +64,10 @@ pub struct Stats {
     pub peer_datagrams_in: u64,
     /// Sends to a peer that failed (an unreachable peer costs this and nothing else).
     pub peer_send_errors: u64,
+    /// Datagrams not sent to a peer because the socket was full (the protocol repairs them).
+    pub peer_send_dropped: u64,
+    /// Datagrams on the peer socket from an address that is not a listed peer, dropped.
+    pub peer_unknown_source: u64,
     /// Times a peer name did not resolve again (its last addresses are kept).
     pub peer_resolve_failures: u64,
     /// Peer addresses known now.
@@ -288,6 +292,8 @@ impl Stats {
             peer_datagrams_out: get(&transport.peer_datagrams_out),
             peer_datagrams_in: get(&transport.peer_datagrams_in),
             peer_send_errors: get(&transport.peer_send_errors),
+            peer_send_dropped: get(&transport.peer_send_dropped),
+            peer_unknown_source: get(&transport.peer_unknown_source),
             peer_resolve_failures: get(&transport.peer_resolve_failures),
             peer_addresses: get(&transport.peer_addresses),
             nats_connected: get(&transport.nats_connected),

@@ -174,4 +174,45 @@ async fn unicast_peers_on_loopback_without_multicast() {
     assert_eq!(s.peer_addresses, 1, "127.0.0.1 and localhost are one address");
     assert!(s.peer_datagrams_out >= 1 && s.peer_datagrams_in >= 1, "{s:?}");
     assert!(b.stats().await.protocol.dropped.duplicate <= 1);
+    // the peer socket is not an open door: a source that is not a listed peer is dropped
+    let stranger = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    for _ in 0..3 {
+        stranger.send_to(b"not from a peer", "127.0.0.1:19411").unwrap();
+    }
+    let t0 = Instant::now();
+    while a.stats().await.peer_unknown_source < 3 {
+        assert!(t0.elapsed() < WAIT, "strangers not counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.stats().await.protocol.dropped.bad_magic, 0, "never reached the protocol");
+}
+
+#[tokio::test]
+async fn stop_returns_promptly_while_nats_is_down() {
+    let Some(server) = NatsServer::start(0, &[]) else { return };
+    let a = on_nats(&server.url(), "239.255.14.5");
+    a.start().await.unwrap();
+    for i in 0..50u32 {
+        a.emit("before", &(i,)).await.unwrap();
+    }
+    drop(server);
+    for i in 0..50u32 {
+        a.emit("while.down", &(i,)).await.unwrap();
+    }
+    let t0 = Instant::now();
+    a.stop().await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5), "stop took {:?}", t0.elapsed());
+    assert_eq!(a.stats().await.nats_connected, 0);
+}
+
+#[tokio::test]
+async fn a_gateway_must_know_its_lan() {
+    let lan = Eventcast::builder().port(19421).build().unwrap().options().clone();
+    let wan = eventcast::TransportOptions {
+        multicast: false,
+        nats: Some(eventcast::NatsOptions::new(["nats://127.0.0.1:1"])),
+        ..Default::default()
+    };
+    let err = eventcast::Gateway::start(eventcast::GatewayOptions::new(lan, wan)).await.unwrap_err().to_string();
+    assert!(err.contains("lan_id") && err.contains("interface"), "{err}");
 }

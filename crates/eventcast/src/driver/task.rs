@@ -165,7 +165,9 @@ impl Driver {
                         tracing::warn!(target: "eventcast::net", error = %e, "peer socket not readable");
                     }
                     if let Some(socket) = self.extra.peer_socket() {
-                        receive(&mut self.core, socket, &mut io, Some(&self.transport_counters.peer_datagrams_in));
+                        let counters = &self.transport_counters;
+                        let listed = |from| self.extra.from_listed_peer(from, counters);
+                        receive(&mut self.core, socket, &mut io, Some((&counters.peer_datagrams_in, &listed)));
                     }
                     self.hand_over(&mut io, false);
                 }
@@ -190,7 +192,7 @@ impl Driver {
             }
         }
         self.queue.close();
-        std::mem::take(&mut self.extra).close().await;
+        std::mem::take(&mut self.extra).close(&self.transport_counters).await;
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
     }
 
@@ -296,7 +298,7 @@ impl Driver {
             };
             match sent {
                 Ok(n) => {
-                    self.extra.send_to_peers(&refs[..n], &self.transport_counters).await;
+                    self.extra.send_to_peers(&refs[..n], &self.transport_counters);
                     drop(refs);
                     let taken = io.send.drain(..n);
                     if self.extra.has_nats() {
@@ -311,10 +313,18 @@ impl Driver {
                     }
                 }
                 Err(e) => {
-                    // The first datagram was refused: count it, drop it, go on with the rest.
+                    // The group refused the first datagram (its interface went down, say):
+                    // count it; the other transports still get it.
                     self.send_errors += 1;
-                    io.send.pop_front();
                     tracing::warn!(target: "eventcast::net", error = %e, destination = %self.destination, "send failed");
+                    drop(refs);
+                    if let Some(first) = io.send.pop_front() {
+                        self.extra.send_to_peers(&[&first], &self.transport_counters);
+                        if self.extra.has_nats() {
+                            self.extra
+                                .send_to_nats(std::iter::once(bytes::Bytes::from(first)), &self.transport_counters);
+                        }
+                    }
                 }
             }
         }
@@ -332,9 +342,14 @@ impl Driver {
     }
 }
 
-/// Reads what `socket` has into the core, a batch per system call, a few calls at most;
-/// counts the datagrams in `counter` when given.
-fn receive(core: &mut Endpoint, socket: &UdpSocket, io: &mut Buffers, counter: Option<&std::sync::atomic::AtomicU64>) {
+/// Reads what `socket` has into the core, a batch per system call, a few calls at most.
+/// For the peer socket, `peers` counts the datagrams and says which sources are listed.
+fn receive(
+    core: &mut Endpoint,
+    socket: &UdpSocket,
+    io: &mut Buffers,
+    peers: Option<(&std::sync::atomic::AtomicU64, &dyn Fn(SocketAddr) -> bool)>,
+) {
     for _ in 0..RECV_CALLS {
         let got =
             socket.try_io(Interest::READABLE, || batch::recv_many(socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
@@ -346,12 +361,14 @@ fn receive(core: &mut Endpoint, socket: &UdpSocket, io: &mut Buffers, counter: O
                 return;
             }
         };
-        if let Some(c) = counter {
+        if let Some((c, _)) = peers {
             c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         let now = Instant::now();
         for (i, (len, from)) in io.meta.iter().take(n).enumerate() {
-            if let Some(from) = from {
+            if let Some(from) = from
+                && peers.is_none_or(|(_, listed)| listed(*from))
+            {
                 let start = i * RECV_STRIDE;
                 core.handle_datagram(now, *from, &io.recv[start..start + len]);
             }

@@ -250,10 +250,14 @@ impl Gateway {
             .as_ref()
             .and_then(|n| n.subject.clone())
             .unwrap_or_else(|| crate::NatsOptions::default_subject(lan.options.group, lan.options.port));
+        // before any socket: a gateway that cannot name its LAN does not start
+        let lan_id = match options.lan_id.clone() {
+            Some(id) => id,
+            None => derive_lan_id(&lan)?,
+        };
         // a marker that matches no sender: the gateway drops nothing in the kernel
         let socket = socket::open(&lan, OwnMarker::for_run(rand::random::<u64>() | 1, None))?;
         let transport = Arc::new(TransportCounters::default());
-        let lan_id = options.lan_id.clone().unwrap_or_else(|| derive_lan_id(&lan));
         tracing::info!(target: "eventcast::net", lan = %lan_id, "gateway LAN id");
         let extra = Extra::open(&wan, lan.unicast_bind, subject, Some(lan_id), &transport).await?;
         let counters = Arc::new(Counters::default());
@@ -377,7 +381,7 @@ impl Relay {
                     let now = Instant::now();
                     let mut batch: Vec<&[u8]> = Vec::with_capacity(n);
                     for (i, (len, from)) in meta[..n].iter().enumerate() {
-                        if from.is_some() {
+                        if from.is_some_and(|f| self.wan.from_listed_peer(f, &self.transport)) {
                             let datagram = &recv[i * STRIDE..i * STRIDE + len];
                             let key = self.from_wan.key(datagram);
                             self.from_wan.insert(now, key);
@@ -411,7 +415,7 @@ impl Relay {
             }
             self.counters.dedup_evicted.store(self.from_wan.evicted, Ordering::Relaxed);
         }
-        self.wan.close().await;
+        self.wan.close(&self.transport).await;
     }
 
     async fn to_wan(&self, batch: &[&[u8]]) {
@@ -419,7 +423,7 @@ impl Relay {
             return;
         }
         self.counters.lan_to_wan.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        self.wan.send_to_peers(batch, &self.transport).await;
+        self.wan.send_to_peers(batch, &self.transport);
         if self.wan.has_nats() {
             self.wan.send_to_nats(batch.iter().map(|d| bytes::Bytes::copy_from_slice(d)), &self.transport);
         }
@@ -456,27 +460,25 @@ fn read(socket: &UdpSocket, recv: &mut [u8], meta: &mut [(usize, Option<SocketAd
     }
 }
 
-/// The LAN id of a gateway on `lan`: group, port and the IPv4 subnet of the LAN interface,
-/// which every gateway of that LAN shares. Where the subnet cannot be told, an id of its own
-/// (with a warning): then several gateways of one LAN relay more copies than needed (the
-/// receivers drop them), never loop.
-fn derive_lan_id(lan: &crate::options::Validated) -> String {
+/// The LAN id of a gateway on `lan`: group, port and the IPv4 subnet of the LAN interface
+/// (for an IPv6 group, of the interface with its index), which every gateway of that LAN
+/// shares. Where the subnet cannot be told (the OS's default interface), an error: gateways
+/// of one LAN with different ids would relay each other's copies back and forth.
+fn derive_lan_id(lan: &crate::options::Validated) -> Result<String> {
     let (group, port) = (lan.options.group, lan.options.port);
-    let v4 = lan.interface.v4;
-    if !v4.is_unspecified()
-        && let Ok(interfaces) = if_addrs::get_if_addrs()
-    {
-        for i in interfaces {
-            if let if_addrs::IfAddr::V4(a) = i.addr
-                && a.ip == v4
-            {
-                let net = std::net::Ipv4Addr::from(u32::from(a.ip) & u32::from(a.netmask));
-                return format!("{group}:{port}@{net}/{}", a.prefixlen);
-            }
+    let (v4, index) = (lan.interface.v4, lan.interface.index);
+    let interfaces = if_addrs::get_if_addrs().unwrap_or_default();
+    for i in &interfaces {
+        if let if_addrs::IfAddr::V4(a) = &i.addr
+            && ((!v4.is_unspecified() && a.ip == v4) || (v4.is_unspecified() && index != 0 && i.index == Some(index)))
+        {
+            let net = std::net::Ipv4Addr::from(u32::from(a.ip) & u32::from(a.netmask));
+            return Ok(format!("{group}:{port}@{net}/{}", a.prefixlen));
         }
     }
-    let id = format!("{group}:{port}@{:016x}", rand::random::<u64>());
-    tracing::warn!(target: "eventcast::net", lan = %id,
-        "gateway: cannot tell the LAN interface's subnet; give every gateway of this LAN the same lan_id (--lan-id)");
-    id
+    Err(Error::invalid(
+        "interface",
+        lan.options.interface.to_string(),
+        "for a gateway, the LAN interface by name or IPv4 address (its subnet names the LAN, so that the gateways of one LAN know each other), or an explicit lan_id (--lan-id) shared by the gateways of this LAN",
+    ))
 }

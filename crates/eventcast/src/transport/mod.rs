@@ -30,6 +30,10 @@ pub(crate) struct TransportCounters {
     pub peer_datagrams_out: AtomicU64,
     pub peer_datagrams_in: AtomicU64,
     pub peer_send_errors: AtomicU64,
+    /// Datagrams not sent to a peer because the socket was full.
+    pub peer_send_dropped: AtomicU64,
+    /// Datagrams on the peer socket from an address that is not a listed peer.
+    pub peer_unknown_source: AtomicU64,
     pub peer_resolve_failures: AtomicU64,
     pub peer_addresses: AtomicU64,
     pub nats_connected: AtomicU64,
@@ -100,8 +104,10 @@ impl Extra {
         Ok(extra)
     }
 
-    /// Sends `datagrams` to every peer, waiting for the socket where it is full.
-    pub async fn send_to_peers(&self, datagrams: &[&[u8]], counters: &TransportCounters) {
+    /// Sends `datagrams` to every peer. Never waits: what the socket cannot take now (a
+    /// peer being resolved by ARP, a slow uplink) is dropped and counted, and the protocol
+    /// repairs it, so that no peer can hold up the driver.
+    pub fn send_to_peers(&self, datagrams: &[&[u8]], counters: &TransportCounters) {
         let Some(p) = &self.peers else { return };
         for peer in p.addrs().iter() {
             let to = socket2::SockAddr::from(*peer);
@@ -113,7 +119,8 @@ impl Extra {
                         rest = &rest[n..];
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let _ = p.socket.writable().await;
+                        counters.peer_send_dropped.fetch_add(rest.len() as u64, Ordering::Relaxed);
+                        break;
                     }
                     Err(e) => {
                         // an unreachable peer costs its counter and nothing else
@@ -124,6 +131,17 @@ impl Extra {
                 }
             }
         }
+    }
+
+    /// Whether a datagram from `from` on the peer socket comes from a listed peer (by
+    /// address; the port may differ behind NAT). Others are dropped and counted: the peer
+    /// socket is not an open door.
+    pub fn from_listed_peer(&self, from: SocketAddr, counters: &TransportCounters) -> bool {
+        let listed = self.peers.as_ref().is_some_and(|p| p.addrs().iter().any(|a| a.ip() == from.ip()));
+        if !listed {
+            counters.peer_unknown_source.fetch_add(1, Ordering::Relaxed);
+        }
+        listed
     }
 
     /// Hands each datagram to NATS (never waits: a full queue drops and counts).
@@ -156,11 +174,12 @@ impl Extra {
         None
     }
 
-    /// Stops: NATS flushes what it was handed.
-    pub async fn close(self) {
+    /// Stops: NATS flushes what it was handed (at most 2 s).
+    #[cfg_attr(not(feature = "nats"), allow(unused_variables))]
+    pub async fn close(self, counters: &TransportCounters) {
         #[cfg(feature = "nats")]
         if let Some(link) = self.nats {
-            link.close().await;
+            link.close(counters).await;
         }
     }
 }
@@ -186,5 +205,31 @@ pub(crate) async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> 
     match socket {
         Some(s) => s.readable().await,
         None => std::future::pending().await,
+    }
+}
+
+/// `url` with any user and password replaced by `…`, for logs and errors.
+///
+/// ```ignore
+/// assert_eq!(redact_url("nats://u:pw@host:4222"), "nats://…@host:4222");
+/// ```
+pub(crate) fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    match rest.rsplit_once('@') {
+        Some((_, host)) if scheme.is_empty() => format!("…@{host}"),
+        Some((_, host)) => format!("{scheme}://…@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(redact_url("nats://u:pw@host:4222"), "nats://…@host:4222");
+        assert_eq!(redact_url("token@host:4222"), "…@host:4222");
+        assert_eq!(redact_url("nats://host:4222"), "nats://host:4222");
     }
 }

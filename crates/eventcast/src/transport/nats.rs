@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 pub(crate) const OUT_QUEUE: usize = 8192;
 /// Messages received and not yet taken by the driver, at most.
 pub(crate) const IN_QUEUE: usize = 8192;
+/// The largest message taken from NATS: the largest datagram.
+const MAX_DATAGRAM: usize = 65_507;
 /// How long the first connection attempt may take before the instance starts anyway and
 /// keeps trying in the background.
 const FIRST_CONNECT: Duration = Duration::from_secs(3);
@@ -63,7 +65,7 @@ impl Link {
         lan: Option<String>,
         counters: Arc<TransportCounters>,
     ) -> Result<Link> {
-        let urls = o.urls.join(",");
+        let urls = o.urls.iter().map(|u| super::redact_url(u)).collect::<Vec<_>>().join(",");
         let first = tokio::time::timeout(
             FIRST_CONNECT,
             connect_options(o, counters.clone(), false).await?.connect(o.urls.clone()),
@@ -110,12 +112,16 @@ impl Link {
         }
     }
 
-    /// Stops: what was handed over is published and flushed (waiting at most 2 s).
-    pub async fn close(self) {
-        let Link { out, inbound, task, .. } = self;
+    /// Stops: what was handed over is published and flushed, waiting at most 2 s; then the
+    /// client is gone (a server that is down cannot keep it, or a late publish, alive).
+    pub async fn close(self, counters: &TransportCounters) {
+        let Link { out, inbound, mut task, .. } = self;
         drop(out);
+        if tokio::time::timeout(CLOSE_FLUSH, &mut task).await.is_err() {
+            task.abort();
+        }
         drop(inbound);
-        let _ = tokio::time::timeout(CLOSE_FLUSH, task).await;
+        counters.nats_connected.store(0, Ordering::Relaxed);
     }
 }
 
@@ -168,6 +174,7 @@ async fn connect_options(
     }
     Ok(c.name("eventcast")
         .no_echo()
+        .subscription_capacity(IN_QUEUE)
         .connection_timeout(FIRST_CONNECT)
         .reconnect_delay_callback(|attempts| {
             // 100 ms doubling to 5 s, so a restarted server is found again quickly
@@ -196,6 +203,8 @@ fn on_event(counters: &TransportCounters, event: async_nats::Event) {
         E::SlowConsumer(_) => {
             counters.nats_in_dropped.fetch_add(1, Ordering::Relaxed);
         }
+        E::ServerError(e) => tracing::warn!(target: "eventcast::net", error = %e, "NATS server error"),
+        E::ClientError(e) => tracing::warn!(target: "eventcast::net", error = %e, "NATS client error"),
         other => tracing::info!(target: "eventcast::net", event = %other, "NATS"),
     }
 }
@@ -221,6 +230,10 @@ async fn run(
     loop {
         tokio::select! {
             message = subscriber.next() => match message {
+                Some(m) if m.payload.len() > MAX_DATAGRAM => {
+                    // anyone may publish on the subject: nothing larger than a datagram is held
+                    counters.nats_in_dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 Some(m) => {
                     counters.nats_messages_in.fetch_add(1, Ordering::Relaxed);
                     let from_own_lan = lan.as_deref().is_some_and(|own| {

@@ -69,7 +69,7 @@ impl std::fmt::Debug for NatsOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // secrets are never shown
         f.debug_struct("NatsOptions")
-            .field("urls", &self.urls)
+            .field("urls", &self.urls.iter().map(|u| super::redact_url(u)).collect::<Vec<_>>())
             .field("subject", &self.subject)
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("user", &self.user.as_ref().map(|(u, _)| u))
@@ -85,6 +85,15 @@ impl NatsOptions {
     /// NATS at these URLs, every other setting at its default.
     pub fn new<S: Into<String>>(urls: impl IntoIterator<Item = S>) -> Self {
         NatsOptions { urls: urls.into_iter().map(Into::into).collect(), ..Default::default() }
+    }
+
+    /// `url` with any user and password replaced by `…`, as logs and errors show it.
+    ///
+    /// ```
+    /// assert_eq!(eventcast::NatsOptions::redact("nats://me:pw@h:4222"), "nats://…@h:4222");
+    /// ```
+    pub fn redact(url: &str) -> String {
+        url.split(',').map(super::redact_url).collect::<Vec<_>>().join(",")
     }
 
     /// The subject derived from a group and port: `eventcast.239-255-0-99.9000` (every
@@ -222,5 +231,7 @@ mod tests {
         };
         let shown = format!("{n:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("SUAseed"), "{shown}");
+        let with_user = NatsOptions::new(["nats://me:pw-s3cret@h:4222"]);
+        assert!(!format!("{with_user:?}").contains("s3cret"));
     }
 }

@@ -39,21 +39,18 @@ impl Peers {
         counters: Arc<TransportCounters>,
     ) -> Result<Peers> {
         let family_v4 = bind.is_ipv4();
-        let mut addrs = Vec::new();
+        let mut known = Vec::with_capacity(names.len());
         for name in names {
             match resolve(name, family_v4).await {
-                Ok(found) => addrs.extend(found),
+                Ok(found) => known.push(found),
                 Err(why) => {
                     return Err(Error::invalid("peer", name, format!("a HOST:PORT that resolves ({why})")));
                 }
             }
         }
-        addrs.sort();
-        addrs.dedup();
-        counters.peer_addresses.store(addrs.len() as u64, Ordering::Relaxed);
         let socket = bind_socket(bind)?;
-        let addrs = Arc::new(Mutex::new(Arc::new(addrs)));
-        let resolver = tokio::spawn(refresh_loop(names.to_vec(), family_v4, refresh, addrs.clone(), counters));
+        let addrs = Arc::new(Mutex::new(Arc::new(union(&known, &counters))));
+        let resolver = tokio::spawn(refresh_loop(names.to_vec(), known, family_v4, refresh, addrs.clone(), counters));
         Ok(Peers { socket, addrs, resolver })
     }
 
@@ -63,9 +60,24 @@ impl Peers {
     }
 }
 
+/// How long one name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every address of every name, once each; counted in `peer_addresses`.
+fn union(known: &[Vec<SocketAddr>], counters: &TransportCounters) -> Vec<SocketAddr> {
+    let mut all: Vec<SocketAddr> = known.iter().flatten().copied().collect();
+    all.sort();
+    all.dedup();
+    counters.peer_addresses.store(all.len() as u64, Ordering::Relaxed);
+    all
+}
+
 /// The addresses of `name` of the socket's family.
 async fn resolve(name: &str, family_v4: bool) -> std::result::Result<Vec<SocketAddr>, String> {
-    let found = tokio::net::lookup_host(name).await.map_err(|e| e.to_string())?;
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(name))
+        .await
+        .map_err(|_| format!("no answer within {RESOLVE_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())?;
     let found: Vec<_> = found.filter(|a| a.is_ipv4() == family_v4).collect();
     if found.is_empty() {
         let family = if family_v4 { "IPv4" } else { "IPv6" };
@@ -76,16 +88,12 @@ async fn resolve(name: &str, family_v4: bool) -> std::result::Result<Vec<SocketA
 
 async fn refresh_loop(
     names: Vec<String>,
+    mut known: Vec<Vec<SocketAddr>>,
     family_v4: bool,
     every: Duration,
     addrs: Arc<Mutex<Arc<Vec<SocketAddr>>>>,
     counters: Arc<TransportCounters>,
 ) {
-    let mut known: Vec<Vec<SocketAddr>> = Vec::new();
-    {
-        let now = addrs.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        known.resize(names.len(), now.to_vec());
-    }
     loop {
         tokio::time::sleep(every).await;
         for (i, name) in names.iter().enumerate() {
@@ -102,10 +110,7 @@ async fn refresh_loop(
                 }
             }
         }
-        let mut all: Vec<SocketAddr> = known.iter().flatten().copied().collect();
-        all.sort();
-        all.dedup();
-        counters.peer_addresses.store(all.len() as u64, Ordering::Relaxed);
+        let all = union(&known, &counters);
         *addrs.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(all);
     }
 }
