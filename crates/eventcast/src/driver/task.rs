@@ -166,7 +166,7 @@ impl Driver {
                     }
                     if let Some(socket) = self.extra.peer_socket() {
                         let counters = &self.transport_counters;
-                        let listed = |from| self.extra.from_listed_peer(from, counters);
+                        let listed = |from| self.extra.is_listed_peer(from, counters);
                         receive(&mut self.core, socket, &mut io, Some((&counters.peer_datagrams_in, &listed)));
                     }
                     self.hand_over(&mut io, false);

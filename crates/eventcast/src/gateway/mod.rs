@@ -381,7 +381,7 @@ impl Relay {
                     let now = Instant::now();
                     let mut batch: Vec<&[u8]> = Vec::with_capacity(n);
                     for (i, (len, from)) in meta[..n].iter().enumerate() {
-                        if from.is_some_and(|f| self.wan.from_listed_peer(f, &self.transport)) {
+                        if from.is_some_and(|f| self.wan.is_listed_peer(f, &self.transport)) {
                             let datagram = &recv[i * STRIDE..i * STRIDE + len];
                             let key = self.from_wan.key(datagram);
                             self.from_wan.insert(now, key);

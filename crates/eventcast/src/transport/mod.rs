@@ -136,7 +136,7 @@ impl Extra {
     /// Whether a datagram from `from` on the peer socket comes from a listed peer (by
     /// address; the port may differ behind NAT). Others are dropped and counted: the peer
     /// socket is not an open door.
-    pub fn from_listed_peer(&self, from: SocketAddr, counters: &TransportCounters) -> bool {
+    pub fn is_listed_peer(&self, from: SocketAddr, counters: &TransportCounters) -> bool {
         let listed = self.peers.as_ref().is_some_and(|p| p.addrs().iter().any(|a| a.ip() == from.ip()));
         if !listed {
             counters.peer_unknown_source.fetch_add(1, Ordering::Relaxed);
