@@ -88,16 +88,10 @@ pub async fn run(args: EmitArgs) -> CliResult {
     // SIGINT and SIGTERM stop sending; what was emitted still goes out, in order
     let code = tokio::select! {
         code = work => code?,
-        signal = shutdown.requested() => {
-            eprintln!("eventcast: {signal}: stopping");
-            ExitCode::SUCCESS
-        }
+        () = shutdown.requested() => ExitCode::SUCCESS,
     };
     // stop first: it sends what is still queued, so the counters include every event
-    ec.stop().await?;
-    if args.stats {
-        eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
-    }
+    crate::shutdown::stop_and_report(&ec, args.stats).await?;
     Ok(code)
 }
 

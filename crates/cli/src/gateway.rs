@@ -71,10 +71,10 @@ pub async fn run(args: GatewayArgs) -> CliResult {
         "eventcast: gateway ready: LAN {}:{} via interface {} <-> {wan_side}",
         args.net.group, args.net.port, args.net.interface
     );
-    let signal = shutdown.requested().await;
-    eprintln!("eventcast: {signal}: stopping");
-    let stats = gateway.stats();
+    shutdown.requested().await;
+    let monitor = gateway.monitor();
     gateway.stop().await;
+    let stats = monitor.stats();
     if args.stats {
         eprintln!("{}", serde_json::to_string(&stats)?);
     }

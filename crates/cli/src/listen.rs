@@ -93,14 +93,8 @@ pub async fn run(args: ListenArgs) -> CliResult {
             }
             None => ExitCode::SUCCESS,
         },
-        signal = shutdown.requested() => {
-            eprintln!("eventcast: {signal}: stopping");
-            ExitCode::SUCCESS
-        }
+        () = shutdown.requested() => ExitCode::SUCCESS,
     };
-    ec.stop().await?;
-    if args.stats {
-        eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
-    }
+    crate::shutdown::stop_and_report(&ec, args.stats).await?;
     Ok(outcome)
 }

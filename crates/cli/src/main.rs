@@ -145,7 +145,7 @@ fn block_on(command: impl std::future::Future<Output = CliResult>) -> CliResult 
 }
 
 /// The error a command ends with: printed as one line, exit status 2.
-type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+type CliResult<T = ExitCode> = Result<T, Box<dyn std::error::Error>>;
 
 #[cfg(test)]
 mod tests {

@@ -22,8 +22,14 @@ impl Shutdown {
         Shutdown {}
     }
 
+    /// Resolves when SIGINT or SIGTERM arrives, after saying so on stderr.
+    pub async fn requested(&mut self) {
+        let signal = self.signal().await;
+        eprintln!("eventcast: {signal}: stopping");
+    }
+
     /// Resolves when SIGINT or SIGTERM arrives; the name of the signal.
-    pub async fn requested(&mut self) -> &'static str {
+    async fn signal(&mut self) -> &'static str {
         #[cfg(unix)]
         if let Some((interrupt, terminate)) = &mut self.signals {
             return tokio::select! {
@@ -34,4 +40,14 @@ impl Shutdown {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
     }
+}
+
+/// Stops `ec` (which sends what is still queued), then prints its final counters as one JSON
+/// line on stderr when `stats` is set.
+pub async fn stop_and_report(ec: &eventcast::Eventcast, stats: bool) -> crate::CliResult<()> {
+    ec.stop().await?;
+    if stats {
+        eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
+    }
+    Ok(())
 }
