@@ -265,6 +265,59 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
         Counter,
         "Event lines a console session could not take because its client was not reading.",
     ),
+    (
+        "peer_datagrams_out",
+        "eventcast_peer_datagrams_out_total",
+        Counter,
+        "Datagrams sent to unicast peers, each copy counted.",
+    ),
+    (
+        "peer_datagrams_in",
+        "eventcast_peer_datagrams_in_total",
+        Counter,
+        "Datagrams received on the unicast peers' socket.",
+    ),
+    ("peer_send_errors", "eventcast_peer_send_errors_total", Counter, "Sends to a unicast peer that failed."),
+    (
+        "peer_send_dropped",
+        "eventcast_peer_send_dropped_total",
+        Counter,
+        "Datagrams not sent to a peer because the socket was full.",
+    ),
+    (
+        "peer_unknown_source",
+        "eventcast_peer_unknown_source_total",
+        Counter,
+        "Datagrams on the peer socket from an address that is not a listed peer.",
+    ),
+    (
+        "peer_resolve_failures",
+        "eventcast_peer_resolve_failures_total",
+        Counter,
+        "Times a peer name did not resolve again (its last addresses are kept).",
+    ),
+    ("peer_addresses", "eventcast_peer_addresses", Gauge, "Unicast peer addresses known now."),
+    ("nats_connected", "eventcast_nats_connected", Gauge, "1 while connected to a NATS server, 0 otherwise."),
+    (
+        "nats_reconnects",
+        "eventcast_nats_reconnects_total",
+        Counter,
+        "Times the NATS connection came back after it was lost.",
+    ),
+    ("nats_messages_out", "eventcast_nats_messages_out_total", Counter, "Datagrams published to NATS."),
+    ("nats_messages_in", "eventcast_nats_messages_in_total", Counter, "Messages received from NATS."),
+    (
+        "nats_out_dropped",
+        "eventcast_nats_out_dropped_total",
+        Counter,
+        "Datagrams not published because the NATS queue was full.",
+    ),
+    (
+        "nats_in_dropped",
+        "eventcast_nats_in_dropped_total",
+        Counter,
+        "Messages from NATS dropped because a queue was full or too large.",
+    ),
 ];
 
 impl Stats {

@@ -210,7 +210,7 @@ pub(crate) async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> 
 
 /// `url` with any user and password replaced by `…`, for logs and errors.
 ///
-/// ```ignore
+/// ```text
 /// assert_eq!(redact_url("nats://u:pw@host:4222"), "nats://…@host:4222");
 /// ```
 pub(crate) fn redact_url(url: &str) -> String {

@@ -149,11 +149,13 @@ fn check_peer(peer: &str) -> Result<()> {
     let Some((host, port)) = peer.rsplit_once(':') else {
         return Err(Error::invalid("peer", peer, allowed));
     };
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let host = bracketed.unwrap_or(host);
     if host.is_empty() || host.contains(char::is_whitespace) || port.parse::<u16>().map_or(true, |p| p == 0) {
         return Err(Error::invalid("peer", peer, allowed));
     }
-    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+    // an IPv6 address needs its brackets: fe80::1:9000 could be an address without a port
+    if host.contains(':') && (bracketed.is_none() || host.parse::<std::net::Ipv6Addr>().is_err()) {
         return Err(Error::invalid("peer", peer, allowed));
     }
     Ok(())
