@@ -82,6 +82,16 @@ async fn instances_on_nats_alone_exchange_events() {
     assert_eq!(s.nats_connected, 1);
     assert!(s.nats_messages_out >= 200, "{}", s.nats_messages_out);
     assert!(elsewhere.try_recv().is_none(), "another group's subject stays apart");
+    // a restart connects anew: not counted as a reconnection
+    a.stop().await.unwrap();
+    assert_eq!(a.stats().await.nats_connected, 0);
+    a.start().await.unwrap();
+    let t0 = Instant::now();
+    while a.stats().await.nats_connected == 0 {
+        assert!(t0.elapsed() < WAIT, "did not connect again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.stats().await.nats_reconnects, 0);
 }
 
 #[tokio::test]

@@ -121,7 +121,9 @@ impl Link {
             task.abort();
         }
         drop(inbound);
+        // the next run's first connection is not a reconnection
         counters.nats_connected.store(0, Ordering::Relaxed);
+        counters.nats_was_connected.store(0, Ordering::Relaxed);
     }
 }
 
