@@ -185,3 +185,31 @@ fn an_application_that_takes_nothing_holds_the_sender_back_until_the_flow_timeou
     }
     assert!(sent > 1_000, "the flow timeout let the sender go on: {sent}");
 }
+
+/// A best-effort flood that the application cannot keep up with fills at most half of the
+/// delivery queue, so reliable events of other senders still find room (none reported
+/// lost); the best-effort events beyond it are dropped and counted, as best effort allows.
+#[test]
+fn a_best_effort_flood_cannot_crowd_out_reliable_events() {
+    let mut config = EndpointConfig::default();
+    config.receiver.confirm_taken = true;
+    config.receiver.max_delivery_queue = 100;
+    let mut net = SimNet::new(8, 3, config, Impairment::default());
+    net.paused_until[1] = Some(net.now + Duration::from_secs(3));
+    for i in 0..300 {
+        net.emit(0, &format!("b{i}"), 10, DeliveryMode::BestEffort);
+        net.run_for(Duration::from_millis(1));
+    }
+    for i in 0..40 {
+        net.emit(2, &format!("r{i}"), 10, RELIABLE);
+        net.run_for(Duration::from_millis(1));
+    }
+    net.run_for(Duration::from_secs(4));
+    let reliable: Vec<String> =
+        net.seen[1].iter().filter(|s| s.name.starts_with('r')).map(|s| s.name.clone()).collect();
+    assert_eq!(reliable, (0..40).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    assert!(net.lost[1].is_empty(), "{:?}", net.lost[1]);
+    let best_effort = net.seen[1].iter().filter(|s| s.name.starts_with('b')).count();
+    assert!(best_effort <= 50, "best effort took {best_effort} of 100 places");
+    assert!(net.nodes[1].stats(net.now).dropped.delivery_queue_full >= 250);
+}

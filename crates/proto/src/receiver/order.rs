@@ -171,8 +171,13 @@ impl Incoming {
     /// flow timeout).
     pub(super) fn push_delivery(&mut self, d: Delivery, stats: &mut ProtocolStats) {
         let len = d.payload.len();
-        let full = self.deliveries.len() >= self.config.max_delivery_queue
-            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes && !self.deliveries.is_empty());
+        // Best-effort events may fill half the queue only, so that a flood of them that the
+        // application cannot keep up with never takes the room of reliable events (which
+        // would then be given up on and reported lost).
+        let share = if d.reliable { 1 } else { 2 };
+        let full = self.deliveries.len() >= self.config.max_delivery_queue / share
+            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes / share
+                && !self.deliveries.is_empty());
         if full {
             stats.dropped.delivery_queue_full += 1;
             if d.reliable {

@@ -56,7 +56,8 @@ pub struct ReceiverConfig {
     /// Complete events held for order by all senders together, in bytes.
     pub max_held_total_bytes: usize,
     /// Received events waiting in `poll_event` (the application has not taken them yet)
-    /// before new ones are given up on and reported lost.
+    /// before new ones are given up on and reported lost. Best-effort events may fill half
+    /// of it (and of the byte bound) only, so that they never crowd out reliable ones.
     pub max_delivery_queue: usize,
     /// The same bound in bytes of payload.
     pub max_delivery_queue_bytes: usize,
