@@ -45,7 +45,7 @@ PY
 
 two_lans_through_nats() {
     nats n1 || return 1
-    lan_loss 10 a1 a2 b1 b2 ga gb
+    drop_udp_input 10 a1 a2 b1 b2 ga gb
     gateway ga gwa --nats nats://10.81.0.1:4222 || return 1
     gateway gb gwb --nats nats://10.81.0.1:4222 || return 1
     listen a2 two-a2 "${LAN[@]}" --count $((2 * N)) --timeout 90 || return 1
@@ -58,7 +58,7 @@ two_lans_through_nats() {
     local ok=0
     finish two-a2 || { echo "a2:"; tail -3 "$WORK/two-a2.err"; ok=1; }
     finish two-b2 || { echo "b2:"; tail -3 "$WORK/two-b2.err"; ok=1; }
-    lan_loss 0 a1 a2 b1 b2 ga gb
+    drop_udp_input 0 a1 a2 b1 b2 ga gb
     stop_gateway gwa; stop_gateway gwb; stop_nats n1
     [ $ok = 0 ] || return 1
     for h in a2 b2; do

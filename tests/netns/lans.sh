@@ -73,20 +73,4 @@ gateway() {
 }
 stop_gateway() { kill "$(cat "$WORK/$1.pid")"; wait "$(cat "$WORK/$1.pid")"; }
 
-# lan_loss PERCENT HOST…: those hosts drop that share of incoming eventcast datagrams
-lan_loss() {
-    local pct=$1; shift
-    for h in "$@"; do
-        ip netns exec "$P-$h" nft flush ruleset
-        [ "$pct" = 0 ] && continue
-        ip netns exec "$P-$h" nft -f - <<NFT
-table inet lossy {
-    chain input {
-        type filter hook input priority 0;
-        iifname "eth0" udp dport $PORT numgen random mod 100 < $pct counter drop
-    }
-}
-NFT
-    done
-}
 

@@ -72,3 +72,20 @@ check() {
     fi
 }
 
+# drop_udp_input PERCENT HOST…: those hosts drop that share of the UDP datagrams to $PORT
+# arriving on eth0 (nftables, numgen random); 0 removes the rule
+drop_udp_input() {
+    local pct=$1; shift
+    for h in "$@"; do
+        ip netns exec "$P-$h" nft flush ruleset
+        [ "$pct" = 0 ] && continue
+        ip netns exec "$P-$h" nft -f - <<NFT
+table inet lossy {
+    chain input {
+        type filter hook input priority 0;
+        iifname "eth0" udp dport $PORT numgen random mod 100 < $pct counter drop
+    }
+}
+NFT
+    done
+}

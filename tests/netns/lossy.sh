@@ -21,20 +21,7 @@ BIG=${BIG:-100}
 FIGURES="$WORK/figures"
 
 # drop_input PERCENT: every host drops that share of incoming eventcast datagrams
-drop_input() {
-    for h in $HOSTS; do
-        ip netns exec "$P-$h" nft flush ruleset
-        [ "$1" = 0 ] && continue
-        ip netns exec "$P-$h" nft -f - <<EOF
-table inet lossy {
-    chain input {
-        type filter hook input priority 0;
-        udp dport $PORT numgen random mod 100 < $1 counter drop
-    }
-}
-EOF
-    done
-}
+drop_input() { drop_udp_input "$1" $HOSTS; }
 
 dropped_total() {
     local total=0 n

@@ -320,6 +320,12 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
     ),
 ];
 
+/// Writes the `# HELP` and `# TYPE` lines of one series (a counter, or a gauge).
+pub(crate) fn series_header(out: &mut String, metric: &str, counter: bool, help: &str) {
+    let kind = if counter { "counter" } else { "gauge" };
+    let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+}
+
 impl Stats {
     pub(crate) fn new(
         protocol: proto::ProtocolStats,
@@ -374,10 +380,8 @@ impl Stats {
         let Ok(Value::Object(fields)) = serde_json::to_value(self) else {
             return out;
         };
-        let header = |out: &mut String, metric: &str, kind: Kind, help: &str| {
-            let kind = if kind == Counter { "counter" } else { "gauge" };
-            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
-        };
+        let header =
+            |out: &mut String, metric: &str, kind: Kind, help: &str| series_header(out, metric, kind == Counter, help);
         for (field, metric, kind, help) in METRICS {
             if let Some(Value::Number(n)) = fields.get(*field) {
                 header(&mut out, metric, *kind, help);
@@ -474,10 +478,20 @@ mod tests {
     /// not installed; `.ci/run` installs it).
     #[test]
     fn promtool_finds_the_exposition_clean() {
-        use std::io::Write;
         let mut s = Stats::default();
         s.protocol.peer_table.push(proto::PeerStats { sender: 0xab, events: 5, ..Default::default() });
         s.protocol.peer_table.push(proto::PeerStats { sender: 0xcd, events_lost: 2, ..Default::default() });
+        for text in [s.to_prometheus(), crate::GatewayStats::default().to_prometheus()] {
+            if !promtool_is_clean(&text) {
+                return;
+            }
+        }
+    }
+
+    /// Asserts that `promtool check metrics` has nothing to say about `text`; false (saying
+    /// so) when promtool is not installed.
+    fn promtool_is_clean(text: &str) -> bool {
+        use std::io::Write;
         let child = std::process::Command::new("promtool")
             .args(["check", "metrics"])
             .stdin(std::process::Stdio::piped())
@@ -488,11 +502,12 @@ mod tests {
             eprintln!(
                 "SKIPPED promtool_finds_the_exposition_clean: promtool is not installed (apt-get install prometheus)"
             );
-            return;
+            return false;
         };
-        child.stdin.take().unwrap().write_all(s.to_prometheus().as_bytes()).unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && said.trim().is_empty(), "promtool: {said}");
+        true
     }
 }

@@ -15,7 +15,7 @@ use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::event::{Event, Loss, SenderId};
 use crate::proto::crypto::Keyring;
 use crate::proto::{DeliveryMode, Endpoint, ProtocolStats};
-use crate::transport::{Extra, NATS_SOURCE, TransportCounters, next_from_nats, readable};
+use crate::transport::{Extra, NATS_SOURCE, TransportCounters, is_listed, next_from_nats, readable};
 
 /// How many queued commands the driver takes in one go before flushing datagrams; also the
 /// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
@@ -166,7 +166,8 @@ impl Driver {
                     }
                     if let Some(socket) = self.extra.peer_socket() {
                         let counters = &self.transport_counters;
-                        let listed = |from| self.extra.is_listed_peer(from, counters);
+                        let peers = self.extra.listed_peers();
+                        let listed = |from| is_listed(&peers, from, counters);
                         receive(&mut self.core, socket, &mut io, Some((&counters.peer_datagrams_in, &listed)));
                     }
                     self.hand_over(&mut io, false);

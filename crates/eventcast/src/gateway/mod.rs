@@ -39,7 +39,7 @@ use crate::driver::echo_filter::OwnMarker;
 use crate::driver::socket;
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::transport::{Extra, TransportCounters, TransportOptions, next_from_nats, readable};
+use crate::transport::{Extra, TransportCounters, TransportOptions, is_listed, next_from_nats, readable};
 use dedup::Relayed;
 
 /// Room for one datagram.
@@ -131,7 +131,7 @@ impl GatewayStats {
             ),
             (
                 "eventcast_gateway_suppressed_total",
-                "Datagrams not relayed again because they were relayed within the window.",
+                "Datagrams not relayed: back from the LAN after coming from afar, or published by a gateway of the same LAN.",
                 true,
                 self.suppressed,
             ),
@@ -170,8 +170,8 @@ impl GatewayStats {
         ];
         let mut out = String::new();
         for (name, help, counter, value) in rows {
-            let kind = if counter { "counter" } else { "gauge" };
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+            crate::stats::series_header(&mut out, name, counter, help);
+            out.push_str(&format!("{name} {value}\n"));
         }
         out
     }
@@ -380,8 +380,9 @@ impl Relay {
                     self.counters.wan_in.fetch_add(n as u64, Ordering::Relaxed);
                     let now = Instant::now();
                     let mut batch: Vec<&[u8]> = Vec::with_capacity(n);
+                    let listed = self.wan.listed_peers();
                     for (i, (len, from)) in meta[..n].iter().enumerate() {
-                        if from.is_some_and(|f| self.wan.is_listed_peer(f, &self.transport)) {
+                        if from.is_some_and(|f| is_listed(&listed, f, &self.transport)) {
                             let datagram = &recv[i * STRIDE..i * STRIDE + len];
                             let key = self.from_wan.key(datagram);
                             self.from_wan.insert(now, key);

@@ -133,15 +133,10 @@ impl Extra {
         }
     }
 
-    /// Whether a datagram from `from` on the peer socket comes from a listed peer (by
-    /// address; the port may differ behind NAT). Others are dropped and counted: the peer
-    /// socket is not an open door.
-    pub fn is_listed_peer(&self, from: SocketAddr, counters: &TransportCounters) -> bool {
-        let listed = self.peers.as_ref().is_some_and(|p| p.addrs().iter().any(|a| a.ip() == from.ip()));
-        if !listed {
-            counters.peer_unknown_source.fetch_add(1, Ordering::Relaxed);
-        }
-        listed
+    /// The listed peers' addresses now: take it once per batch read from the peer socket
+    /// and ask [`is_listed`] of each datagram.
+    pub fn listed_peers(&self) -> Arc<Vec<SocketAddr>> {
+        self.peers.as_ref().map(|p| p.addrs()).unwrap_or_default()
     }
 
     /// Hands each datagram to NATS (never waits: a full queue drops and counts).
@@ -198,6 +193,17 @@ pub(crate) async fn next_from_nats(nats: &mut Option<NatsLink>) -> Option<Inboun
     #[cfg(not(feature = "nats"))]
     let _ = nats;
     std::future::pending().await
+}
+
+/// Whether a datagram from `from` on the peer socket comes from one of `listed` (by address;
+/// the port may differ behind NAT). Others are dropped and counted: the peer socket is not
+/// an open door.
+pub(crate) fn is_listed(listed: &[SocketAddr], from: SocketAddr, counters: &TransportCounters) -> bool {
+    let ok = listed.iter().any(|a| a.ip() == from.ip());
+    if !ok {
+        counters.peer_unknown_source.fetch_add(1, Ordering::Relaxed);
+    }
+    ok
 }
 
 /// Waits until `socket` is readable, or forever when there is none.
