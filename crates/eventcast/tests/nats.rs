@@ -184,6 +184,17 @@ async fn unicast_peers_on_loopback_without_multicast() {
     assert_eq!(s.peer_addresses, 1, "127.0.0.1 and localhost are one address");
     assert!(s.peer_datagrams_out >= 1 && s.peer_datagrams_in >= 1, "{s:?}");
     assert!(b.stats().await.protocol.dropped.duplicate <= 1);
+    // a fresh instance's very first datagrams go out: twenty one-shot senders, no linger
+    let mut one_shots = b.subscribe("one.shot").unwrap();
+    for i in 0..20u32 {
+        let once = peer(19413, 19412);
+        once.start().await.unwrap();
+        once.emit("one.shot", &(i,)).await.unwrap();
+        once.stop().await.unwrap();
+        let ev = tokio::time::timeout(WAIT, one_shots.recv()).await.expect("the one event arrives").unwrap();
+        assert_eq!(ev.arg::<u32>(0).unwrap(), i);
+    }
+    assert_eq!(b.stats().await.peer_unknown_source, 0);
     // the peer socket is not an open door: a source that is not a listed peer is dropped
     let stranger = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
     for _ in 0..3 {

@@ -113,7 +113,10 @@ impl Extra {
             let to = socket2::SockAddr::from(*peer);
             let mut rest = datagrams;
             while !rest.is_empty() {
-                match p.socket.try_io(tokio::io::Interest::WRITABLE, || batch::send_to_many(&p.socket, &to, rest)) {
+                // the system call itself, not `try_io`: tokio's readiness of a socket just
+                // made may not say writable yet, and a spurious WouldBlock would drop the
+                // first datagrams of a run (a one-shot emit's only event)
+                match batch::send_to_many(&p.socket, &to, rest) {
                     Ok(n) => {
                         counters.peer_datagrams_out.fetch_add(n as u64, Ordering::Relaxed);
                         rest = &rest[n..];
