@@ -68,6 +68,15 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// Arguments handed over already encoded ([`crate::Eventcast::send_raw`]) are not one
+    /// well-formed BSON document.
+    #[error("arguments of event {name:?} ({len} bytes) are not one well-formed BSON document")]
+    MalformedArguments {
+        /// Event name (cut to 64 characters).
+        name: String,
+        /// Length of the bytes given.
+        len: usize,
+    },
     /// The arguments could not be encoded as BSON.
     #[error("arguments cannot be encoded as BSON: {0}")]
     Encode(#[source] Box<bson::error::Error>),

@@ -25,6 +25,8 @@ use crate::proto::{DeliveryMode, Endpoint, Sealing};
 use crate::stats::Stats;
 use crate::transport::{Extra, TransportCounters};
 
+mod raw;
+
 /// Whether an instance is running, as seen through [`Eventcast::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

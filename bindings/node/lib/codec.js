@@ -1,0 +1,124 @@
+'use strict'
+// Arguments to and from BSON, with the `bson` npm package, and the records the addon hands
+// over (see src/inbox.rs for their layout).
+//
+// The argument list travels as one BSON document whose keys are "0", "1", …, exactly as
+// the Rust library and the CLI write it, so every BSON type crosses between Node, Rust and
+// the CLI unchanged.
+
+const BSON = require('bson')
+
+const EMPTY = Buffer.from([5, 0, 0, 0, 0])
+const UNDEFINED = 0x06
+const SERIALIZE = { checkKeys: false, ignoreUndefined: false, serializeFunctions: false }
+
+/** The BSON document of an argument list (an array). */
+function encodeArgs(args) {
+  const n = args.length
+  if (n === 0) return EMPTY
+  const doc = {}
+  let undef = false
+  for (let i = 0; i < n; i++) {
+    const a = args[i]
+    if (a === undefined) undef = true
+    doc[i] = a
+  }
+  if (!undef) return BSON.serialize(doc, SERIALIZE)
+  // A top-level `undefined` stays `undefined` (BSON's undefined type); the `bson` package
+  // would write null. Each argument is encoded alone and the elements joined.
+  const parts = []
+  let size = 5
+  for (let i = 0; i < n; i++) {
+    const key = String(i)
+    let part
+    if (args[i] === undefined) {
+      part = Buffer.concat([Buffer.from([UNDEFINED]), Buffer.from(key, 'latin1'), Buffer.from([0])])
+    } else {
+      const one = BSON.serialize({ [key]: args[i] }, SERIALIZE)
+      part = one.subarray(4, one.length - 1)
+    }
+    parts.push(part)
+    size += part.length
+  }
+  const out = Buffer.allocUnsafe(size)
+  out.writeInt32LE(size, 0)
+  let at = 4
+  for (const p of parts) at += p.copy(out, at)
+  out[at] = 0
+  return out
+}
+
+/** Options of `BSON.deserialize` for a choice of how 64-bit integers arrive. */
+function deserializeOptions(longs) {
+  const base = { promoteBuffers: true, promoteValues: true, bsonRegExp: false, validation: { utf8: true } }
+  switch (longs) {
+    case 'bigint':
+      return { ...base, useBigInt64: true }
+    case 'long':
+      return { ...base, promoteLongs: false }
+    case 'number':
+      return { ...base, promoteLongs: true }
+    default:
+      throw new TypeError(`longs must be 'bigint', 'long' or 'number', not ${JSON.stringify(longs)}`)
+  }
+}
+
+/** The argument list of a BSON document (its values, in key order). */
+function decodeArgs(buf, start, end, options) {
+  if (end - start === 5) return []
+  const doc = BSON.deserialize(buf.subarray(start, end), options)
+  const out = []
+  for (const k in doc) out.push(doc[k])
+  return out
+}
+
+const KIND_EVENT = 0
+const KIND_LOSS = 1
+
+/**
+ * Walks the records of one batch, calling `onEvent(name, buf, argsStart, argsEnd, meta)`
+ * and `onLoss(loss)`. `meta(…)` gives sender, source address and sequence number only
+ * when asked (they cost a conversion each).
+ */
+function readRecords(buf, onEvent, onLoss) {
+  let at = 0
+  const len = buf.length
+  while (at + 5 <= len) {
+    const size = buf.readUInt32LE(at)
+    const body = at + 4
+    const end = body + size
+    if (end > len) break
+    const kind = buf[body]
+    if (kind === KIND_EVENT) {
+      const nameLen = buf.readUInt16LE(body + 17)
+      const fromLen = buf[body + 19]
+      const nameStart = body + 20
+      const fromStart = nameStart + nameLen
+      const argsStart = fromStart + fromLen
+      const name = buf.toString('utf8', nameStart, fromStart)
+      onEvent(name, buf, argsStart, end, body, fromStart, fromLen)
+    } else if (kind === KIND_LOSS) {
+      const sender = hex64(buf, body + 1)
+      const first = buf.readBigUInt64LE(body + 9)
+      const last = buf.readBigUInt64LE(body + 17)
+      onLoss({ sender, first, last, count: last - first + 1n })
+    }
+    at = end
+  }
+}
+
+/** The metadata of the event record at `body` (see readRecords). */
+function eventMeta(buf, body, fromStart, fromLen, name) {
+  return {
+    name,
+    sender: hex64(buf, body + 1),
+    seq: buf.readBigUInt64LE(body + 9),
+    from: fromLen ? buf.toString('latin1', fromStart, fromStart + fromLen) : null,
+  }
+}
+
+function hex64(buf, at) {
+  return buf.readBigUInt64LE(at).toString(16).padStart(16, '0')
+}
+
+module.exports = { encodeArgs, decodeArgs, deserializeOptions, readRecords, eventMeta, EMPTY }
