@@ -12,10 +12,33 @@ const EMPTY = Buffer.from([5, 0, 0, 0, 0])
 const UNDEFINED = 0x06
 const SERIALIZE = { checkKeys: false, ignoreUndefined: false, serializeFunctions: false }
 
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+/**
+ * The first BigInt in `value` outside the 64-bit range, or null. (The `bson` package
+ * would wrap such a value silently; we refuse it.) Walks what the encoder walks.
+ */
+function outOfRangeBigInt(value, depth = 0) {
+  if (typeof value === 'bigint') return value < INT64_MIN || value > INT64_MAX ? value : null
+  if (value === null || typeof value !== 'object' || depth > 100) return null
+  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || value._bsontype) return null
+  const values = Array.isArray(value) ? value : value instanceof Map ? value.values() : Object.values(value)
+  for (const v of values) {
+    if (typeof v === 'object' || typeof v === 'bigint') {
+      const bad = outOfRangeBigInt(v, depth + 1)
+      if (bad !== null) return bad
+    }
+  }
+  return null
+}
+
 /** The BSON document of an argument list (an array). */
 function encodeArgs(args) {
   const n = args.length
   if (n === 0) return EMPTY
+  const bad = outOfRangeBigInt(args)
+  if (bad !== null) throw new RangeError(`the BigInt ${bad} is outside the 64-bit range of BSON integers (-2^63 to 2^63-1)`)
   const doc = {}
   let undef = false
   for (let i = 0; i < n; i++) {

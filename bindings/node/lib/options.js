@@ -8,8 +8,8 @@ const { codedError } = require('./errors')
 const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max
 const describe = (v) => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v))
 
-function bad(name, value, allowed) {
-  return codedError('EC_INVALID_OPTION', `invalid option ${name}: ${describe(value)} (${allowed})`, TypeError)
+function bad(name, value, allowed, described = describe(value)) {
+  return codedError('EC_INVALID_OPTION', `invalid option ${name}: ${described} (${allowed})`, TypeError)
 }
 
 const port = (name) => (v) => {
@@ -36,7 +36,8 @@ const oneOf = (name, values) => (v) => {
 function keyHex(v) {
   if (typeof v === 'string' && /^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$/.test(v)) return v.toLowerCase()
   if (v instanceof Uint8Array && (v.length === 16 || v.length === 32)) return Buffer.from(v).toString('hex')
-  throw bad('key', v instanceof Uint8Array ? `<${v.length} bytes>` : v, 'a Buffer or Uint8Array of 16 or 32 bytes, or their hex')
+  const described = v instanceof Uint8Array ? `<${v.length} bytes>` : describe(v)
+  throw bad('key', v, 'a Buffer or Uint8Array of 16 or 32 bytes, or their hex', described)
 }
 
 /** Each option: how to check it and where it goes (in the addon's options, or JS-only). */
@@ -62,7 +63,8 @@ const OPTIONS = {
   encrypt: (o, v) => {
     if (v === false || v === null) return
     if (typeof v !== 'object' || typeof v.key !== 'string' || v.key === '') {
-      throw bad('encrypt', v && typeof v === 'object' ? `{ key: ${describe(v.key)} }` : v, "false, or { key: 'a passphrase' }")
+      const described = v && typeof v === 'object' ? `{ key: ${describe(v.key)} }` : describe(v)
+      throw bad('encrypt', v, "false, or { key: 'a passphrase' }", described)
     }
     o.native.passphrase = v.key
   },
