@@ -127,7 +127,8 @@ Eventcast.prototype._send = function _send(name, args, deferred) {
       if (e.code !== 'EC_BACKPRESSURE') throw e
     }
   }
-  if (this._queuedBytes + doc.length > this._js.maxQueuedBytes && this._queue.length > this._queueHead) {
+  // The bound applies to emit(); emitAsync's caller waits on its promise instead.
+  if (!deferred && this._queuedBytes + doc.length > this._js.maxQueuedBytes && this._queue.length > this._queueHead) {
     this._counters.refused++
     throw codedError(
       'EC_BACKPRESSURE',
