@@ -6,6 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --all-targets --locked          # fetches crates while the network is still there
+cargo fetch --locked                        # and those of the Node addon (bindings/node)
+# The Node package: `npm ci` installs its npm dependencies and builds the addon (release).
+node_ok=""
+if command -v npm >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    (cd bindings/node && npm ci --no-audit --no-fund)
+    cargo build --release --locked --example relay   # the Rust side of the Node round-trip test
+    node_ok=1
+else
+    echo "SKIPPED the Node package's tests: Node.js >= 20 with npm is not installed"
+fi
 # The crate boundaries: the protocol core compiles no async runtime and no socket crate; the
 # library compiles none of the CLI's crates.
 if cargo tree --locked -p eventcast-proto -e normal --prefix none | grep -E '^(tokio|socket2|mio) '; then
@@ -16,8 +26,12 @@ if cargo tree --locked -p eventcast -e normal --prefix none | grep -E '^(clap|ru
 fi
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
     cargo build --profile checked --locked --bin eventcast     # release, overflow checked
-    unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc'
+    unshare --net bash -c 'ip link set lo up && cargo test --offline --locked --all-targets && cargo test --offline --locked --doc && cargo test --offline --locked -p eventcast-node'
     export EVENTCAST_BIN=$PWD/target/checked/eventcast
+    if [ -n "$node_ok" ]; then
+        unshare --net bash -c 'ip link set lo up && cd bindings/node && CARGO_NET_OFFLINE=true npm test'
+        unshare --net bash tests/netns/node.sh
+    fi
     unshare --net bash tests/netns/run.sh
     unshare --net bash tests/netns/lossy.sh
     unshare --net bash tests/netns/security.sh
@@ -26,5 +40,6 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 else
     echo "not root: running the loopback suites on this host's lo (every test sets 127.0.0.1 explicitly);"
     echo "SKIPPED the namespace suites: they need root for ip netns"
-    cargo test --locked --all-targets && cargo test --locked --doc
+    cargo test --locked --all-targets && cargo test --locked --doc && cargo test --locked -p eventcast-node
+    if [ -n "$node_ok" ]; then (cd bindings/node && npm test); fi
 fi

@@ -175,7 +175,7 @@ Eventcast.prototype._flush = async function _flush() {
     this._queueHead = 0
     if (this.needDrain) {
       this.needDrain = false
-      this._emitLocal('drain', [])
+      this._emitInternal('drain')
     }
   }
 }
@@ -195,6 +195,11 @@ Eventcast.prototype._emitLocal = function _emitLocal(event, args) {
     for (const p of this._patternsFor(event)) called = eeEmit.call(this, p, ...args) || called
   }
   return called
+}
+
+/** This package's own events ('start', 'drain', 'eventcast:loss', …): their listeners only, never patterns. */
+Eventcast.prototype._emitInternal = function _emitInternal(event, ...args) {
+  return eeEmit.call(this, event, ...args)
 }
 
 /** The patterns with listeners that match `name` (other than `name` itself), cached. */
@@ -263,7 +268,7 @@ Eventcast.prototype._listenerError = function _listenerError(err) {
 
 Eventcast.prototype._onLoss = function _onLoss(loss) {
   try {
-    this._emitLocal('eventcast:loss', [loss])
+    this._emitInternal('eventcast:loss', loss)
   } catch (err) {
     this._listenerError(err)
   }
@@ -378,8 +383,8 @@ Eventcast.prototype._failQueue = function _failQueue(err) {
 
 Eventcast.prototype._setStatus = function _setStatus(status) {
   this.status = status
-  if (status === 'started') this._emitLocal('start', [])
-  else if (status === 'stopped') this._emitLocal('stop', [])
+  if (status === 'started') this._emitInternal('start')
+  else if (status === 'stopped') this._emitInternal('stop')
 }
 
 /** Whether the instance runs. */

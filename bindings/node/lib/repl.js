@@ -38,13 +38,13 @@ function startRepl(ec, { host, port }, log) {
     session.context.eventcast = ec
     session.context.ec = ec
     log('info', `REPL client connected (${sessions.size} open)`)
-    ec._emitLocal('replConnected', socket.remoteAddress)
+    ec._emitInternal('replConnected', socket.remoteAddress)
     session.on('exit', () => socket.end())
     socket.on('close', () => {
       sessions.delete(socket)
       session.close()
       log('info', `REPL client disconnected (${sessions.size} open)`)
-      ec._emitLocal('replDisconnected', socket.remoteAddress)
+      ec._emitInternal('replDisconnected', socket.remoteAddress)
     })
   })
   server.sessions = sessions

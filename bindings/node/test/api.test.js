@@ -223,3 +223,15 @@ test('stats() gives the core counters and the package own', async (t) => {
   const viaCallback = await new Promise((resolve, reject) => b.stats((err, s) => (err ? reject(err) : resolve(s))))
   assert.equal(viaCallback.events_in, 10)
 })
+
+test("this package's own events (start, stop, drain, eventcast:loss) never match patterns", async () => {
+  const ec = Eventcast(randomNet())
+  const seen = []
+  ec.on('**', function () {
+    seen.push(ec.event)
+  })
+  ec.on('*', () => seen.push('*'))
+  await ec.start()
+  await ec.stop()
+  assert.deepEqual(seen, [])
+})
