@@ -71,9 +71,20 @@ function encodeArgs(args) {
   return out
 }
 
-/** Options of `BSON.deserialize` for a choice of how 64-bit integers arrive. */
+/**
+ * Options of `BSON.deserialize` for a choice of how 64-bit integers arrive. The object is
+ * reused for every event (decodeArgs sets where the document starts), so that decoding
+ * allocates neither an options object nor a view of the buffer.
+ */
 function deserializeOptions(longs) {
-  const base = { promoteBuffers: true, promoteValues: true, bsonRegExp: false, validation: { utf8: true } }
+  const base = {
+    promoteBuffers: true,
+    promoteValues: true,
+    bsonRegExp: false,
+    validation: { utf8: true },
+    allowObjectSmallerThanBufferSize: true,
+    index: 0,
+  }
   switch (longs) {
     case 'bigint':
       return { ...base, useBigInt64: true }
@@ -86,13 +97,12 @@ function deserializeOptions(longs) {
   }
 }
 
-/** The argument list of a BSON document (its values, in key order). */
+/** The argument list of the BSON document at buf[start..end] (its values, in key order). */
 function decodeArgs(buf, start, end, options) {
   if (end - start === 5) return []
-  const doc = BSON.deserialize(buf.subarray(start, end), options)
-  const out = []
-  for (const k in doc) out.push(doc[k])
-  return out
+  if (buf.readInt32LE(start) !== end - start) throw new RangeError('argument document length disagrees with its record')
+  options.index = start
+  return Object.values(BSON.deserialize(buf, options))
 }
 
 const KIND_EVENT = 0

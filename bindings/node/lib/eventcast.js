@@ -143,6 +143,9 @@ Eventcast.prototype._send = function _send(name, args, deferred) {
 
 /** Hands the queue to the protocol in order, waiting for room when there is none. */
 Eventcast.prototype._flush = async function _flush() {
+  // Never synchronously inside emit(): 'drain' must come after emit returned (as a
+  // stream's does), so that a caller can wait for it.
+  await undefined
   try {
     while (this._queueHead < this._queue.length && this.status === 'started') {
       const item = this._queue[this._queueHead]

@@ -6,7 +6,6 @@
 
 const net = require('node:net')
 const os = require('node:os')
-const repl = require('node:repl')
 
 const MAX_CLIENTS = 8
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost'])
@@ -27,7 +26,9 @@ function startRepl(ec, { host, port }, log) {
       return
     }
     sessions.add(socket)
-    const session = repl.start({
+    // required here, not at load: loading `repl` loads `domain`, which slows every
+    // EventEmitter's emit in the process
+    const session = require('node:repl').start({
       prompt: `eventcast@${os.hostname()}> `,
       input: socket,
       output: socket,

@@ -61,3 +61,17 @@ test('past maxQueuedBytes, emit throws EC_BACKPRESSURE naming the bound; emitAsy
   await got
   assert.ok((await a.stats()).node.refused >= 1)
 })
+
+test("'drain' never fires inside emit(): a caller that sees needDrain can always wait for it", async (t) => {
+  const [a] = await instances(t, 1, { retransmitEvents: 64 })
+  let inside = false
+  let drainedInside = false
+  a.on('drain', () => (drainedInside ||= inside))
+  for (let i = 0; i < 2000; i++) {
+    inside = true
+    a.emit('x', i)
+    inside = false
+    if (a.needDrain) await once(a, 'drain')
+  }
+  assert.equal(drainedInside, false)
+})
