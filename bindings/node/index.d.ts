@@ -136,7 +136,7 @@ interface Eventcast extends EventEmitter {
    * returns whether any listener was called. Never blocks.
    */
   emit(event: string | symbol, ...args: any[]): boolean
-  /** As emit, resolving once the event was handed to the protocol. */
+  /** As emit, resolving once the event was handed to the protocol; rejects with EC_BACKPRESSURE past maxQueuedBytes. */
   emitAsync(event: string, ...args: any[]): Promise<void>
   /** `{ name, sender, seq, from }` of the network event being delivered; null otherwise. */
   eventInfo(): Eventcast.EventInfo | null

@@ -19,24 +19,29 @@ const INT64_MAX = 2n ** 63n - 1n
  * The first BigInt in `value` outside the 64-bit range, or null. (The `bson` package
  * would wrap such a value silently; we refuse it.) Walks what the encoder walks.
  */
-function outOfRangeBigInt(value, depth = 0) {
+function outOfRangeBigInt(value, depth = 0, seen = new WeakSet()) {
   if (typeof value === 'bigint') return value < INT64_MIN || value > INT64_MAX ? value : null
-  if (value === null || typeof value !== 'object' || depth > 100) return null
+  if (value === null || typeof value !== 'object' || depth > 100 || seen.has(value)) return null
   if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || value._bsontype) return null
+  seen.add(value) // a cycle is left for the encoder to report; shared parts are walked once
   const values = Array.isArray(value) ? value : value instanceof Map ? value.values() : Object.values(value)
   for (const v of values) {
     if (typeof v === 'object' || typeof v === 'bigint') {
-      const bad = outOfRangeBigInt(v, depth + 1)
+      const bad = outOfRangeBigInt(v, depth + 1, seen)
       if (bad !== null) return bad
     }
   }
   return null
 }
 
+/** Arguments of one event, at most (a listener is called with them spread). */
+const MAX_ARGS = 4096
+
 /** The BSON document of an argument list (an array). */
 function encodeArgs(args) {
   const n = args.length
   if (n === 0) return EMPTY
+  if (n > MAX_ARGS) throw new RangeError(`${n} arguments; an event has at most ${MAX_ARGS} (send an array as one argument)`)
   const bad = outOfRangeBigInt(args)
   if (bad !== null) throw new RangeError(`the BigInt ${bad} is outside the 64-bit range of BSON integers (-2^63 to 2^63-1)`)
   const doc = {}
@@ -71,11 +76,7 @@ function encodeArgs(args) {
   return out
 }
 
-/**
- * Options of `BSON.deserialize` for a choice of how 64-bit integers arrive. The object is
- * reused for every event (decodeArgs sets where the document starts), so that decoding
- * allocates neither an options object nor a view of the buffer.
- */
+/** Options of `BSON.deserialize` for a choice of how 64-bit integers arrive. */
 function deserializeOptions(longs) {
   const base = {
     promoteBuffers: true,
@@ -97,30 +98,48 @@ function deserializeOptions(longs) {
   }
 }
 
-/** The argument list of the BSON document at buf[start..end] (its values, in key order). */
+/**
+ * The argument list of the BSON document at buf[start..end] (its values, in key order).
+ * A Buffer argument is a view of what it was decoded from, and must not keep a whole batch
+ * of events alive: a document that may hold binary (a 0x05 byte anywhere) is copied out
+ * of the batch first; the others are decoded in place (`options` is reused: its `index`
+ * says where the document starts).
+ */
 function decodeArgs(buf, start, end, options) {
   if (end - start === 5) return []
-  if (buf.readInt32LE(start) !== end - start) throw new RangeError('argument document length disagrees with its record')
+  let doc = buf
   options.index = start
-  return Object.values(BSON.deserialize(buf, options))
+  for (let i = start + 4; i < end; i++) {
+    if (buf[i] === 5) {
+      doc = Buffer.allocUnsafe(end - start)
+      buf.copy(doc, 0, start, end)
+      options.index = 0
+      break
+    }
+  }
+  const args = Object.values(BSON.deserialize(doc, options))
+  if (args.length > MAX_ARGS) throw new RangeError(`${args.length} arguments; an event has at most ${MAX_ARGS}`)
+  return args
 }
 
 const KIND_EVENT = 0
 const KIND_LOSS = 1
 
 /**
- * Walks the records of one batch, calling `onEvent(name, buf, argsStart, argsEnd, meta)`
- * and `onLoss(loss)`. `meta(…)` gives sender, source address and sequence number only
- * when asked (they cost a conversion each).
+ * Walks the records of one batch from offset `at`, calling `onEvent(name, buf, argsStart,
+ * argsEnd, body, fromStart, fromLen)` and `onLoss(loss)`, until the batch ends or
+ * `performance.now()` passes `deadline` (looked at every 32 records); returns where it
+ * stopped. `eventMeta(…)` gives sender, source and sequence number when asked.
  */
-function readRecords(buf, onEvent, onLoss) {
-  let at = 0
+function readRecords(buf, at, onEvent, onLoss, deadline) {
   const len = buf.length
+  let n = 0
   while (at + 5 <= len) {
+    if ((++n & 31) === 0 && performance.now() > deadline) return at
     const size = buf.readUInt32LE(at)
     const body = at + 4
     const end = body + size
-    if (end > len) break
+    if (end > len) return len
     const kind = buf[body]
     if (kind === KIND_EVENT) {
       const nameLen = buf.readUInt16LE(body + 17)
@@ -129,15 +148,19 @@ function readRecords(buf, onEvent, onLoss) {
       const fromStart = nameStart + nameLen
       const argsStart = fromStart + fromLen
       const name = buf.toString('utf8', nameStart, fromStart)
+      at = end
       onEvent(name, buf, argsStart, end, body, fromStart, fromLen)
-    } else if (kind === KIND_LOSS) {
-      const sender = hex64(buf, body + 1)
-      const first = buf.readBigUInt64LE(body + 9)
-      const last = buf.readBigUInt64LE(body + 17)
-      onLoss({ sender, first, last, count: last - first + 1n })
+    } else {
+      at = end
+      if (kind === KIND_LOSS) {
+        const sender = hex64(buf, body + 1)
+        const first = buf.readBigUInt64LE(body + 9)
+        const last = buf.readBigUInt64LE(body + 17)
+        onLoss({ sender, first, last, count: last - first + 1n })
+      }
     }
-    at = end
   }
+  return len
 }
 
 /** The metadata of the event record at `body` (see readRecords). */
@@ -154,4 +177,4 @@ function hex64(buf, at) {
   return buf.readBigUInt64LE(at).toString(16).padStart(16, '0')
 }
 
-module.exports = { encodeArgs, decodeArgs, deserializeOptions, readRecords, eventMeta, EMPTY }
+module.exports = { encodeArgs, decodeArgs, deserializeOptions, readRecords, eventMeta, EMPTY, MAX_ARGS }

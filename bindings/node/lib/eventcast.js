@@ -12,8 +12,17 @@ const { codedError, fromNative, native, nativeAsync } = require('./errors')
 
 const EE = EventEmitter.prototype
 const eeEmit = EE.emit
-/** EventEmitter's own events: never sent, never taken from the network. */
-const LOCAL_ONLY = new Set(['newListener', 'removeListener'])
+/**
+ * Names that stay on this instance: EventEmitter's own events and 'error' (a peer must not
+ * reach error handlers, nor crash a process without one) are never sent nor taken from the
+ * network; emit() calls their local listeners only.
+ */
+const LOCAL_ONLY = new Set(['newListener', 'removeListener', 'error'])
+/** This package's own events: emit() refuses them, and the network cannot fake them. */
+const RESERVED = new Set(['start', 'stop', 'drain', 'replConnected', 'replDisconnected'])
+const isReserved = (name) => RESERVED.has(name) || name.startsWith('eventcast:')
+/** How long one slice of delivery may hold the event loop before it yields (ms). */
+const DELIVERY_SLICE_MS = 5
 const MAX_NAME_BYTES = 1024
 const NAME_CACHE_MAX = 4096
 
@@ -42,7 +51,13 @@ function Eventcast(opts) {
   this._patterns = null
   this._patternsByName = new Map()
   this._current = null
-  this._counters = { undecodable: 0, listenerErrors: 0, refused: 0 }
+  this._counters = { undecodable: 0, listenerErrors: 0, refused: 0, refusedNames: 0 }
+  this._warned = new Set()
+  this._draining = false
+  this._batch = null
+  this._batchAt = 0
+  this._errors = null
+  this._drainWaiters = []
   this._repl = null
   this._keepAlive = null
   this._onEvent = this._onEvent.bind(this)
@@ -69,8 +84,15 @@ Object.setPrototypeOf(Eventcast, EventEmitter)
  * order) and `'drain'` follows once it is empty.
  */
 Eventcast.prototype.emit = function emit(event, ...args) {
-  if (typeof event === 'string' && !LOCAL_ONLY.has(event)) this._send(event, args, null)
+  if (typeof event === 'string' && !LOCAL_ONLY.has(event)) {
+    if (isReserved(event)) throw reservedError(event)
+    this._send(event, args, null)
+  }
   return this._emitLocal(event, args)
+}
+
+function reservedError(name) {
+  return codedError('EC_INVALID_NAME', `${JSON.stringify(name)} is reserved for this package's own events (start, stop, drain, replConnected, replDisconnected, eventcast:*); pick another name`, TypeError)
 }
 
 /**
@@ -85,6 +107,7 @@ Eventcast.prototype.emitAsync = function emitAsync(event, ...args) {
   let deferred
   const p = new Promise((resolve, reject) => (deferred = { resolve, reject }))
   try {
+    if (LOCAL_ONLY.has(event) || isReserved(event)) throw LOCAL_ONLY.has(event) ? codedError('EC_INVALID_NAME', `${JSON.stringify(event)} is never sent to the network`, TypeError) : reservedError(event)
     this._send(event, args, deferred)
   } catch (err) {
     deferred.reject(err)
@@ -124,11 +147,16 @@ Eventcast.prototype._send = function _send(name, args, deferred) {
       return
     } catch (err) {
       const e = fromNative(err)
+      if (e.code === 'EC_NOT_RUNNING' && !this._native.isRunning()) {
+        // stopped from elsewhere (the Rust console's `stop`): as emit() while stopped
+        this._stoppedUnderUs()
+        if (deferred) return deferred.reject(e)
+        return this._asyncError(e)
+      }
       if (e.code !== 'EC_BACKPRESSURE') throw e
     }
   }
-  // The bound applies to emit(); emitAsync's caller waits on its promise instead.
-  if (!deferred && this._queuedBytes + doc.length > this._js.maxQueuedBytes && this._queue.length > this._queueHead) {
+  if (this._queuedBytes + doc.length > this._js.maxQueuedBytes && this._queue.length > this._queueHead) {
     this._counters.refused++
     throw codedError(
       'EC_BACKPRESSURE',
@@ -159,7 +187,11 @@ Eventcast.prototype._flush = async function _flush() {
         if (item.deferred) item.deferred.resolve()
       } catch (err) {
         const e = fromNative(err)
-        if (e.code === 'EC_NOT_RUNNING') break
+        if (e.code === 'EC_NOT_RUNNING') {
+          // stopped from elsewhere (the Rust console's `stop`): follow it
+          if (!this._native.isRunning()) this._stoppedUnderUs()
+          break
+        }
         if (item.deferred) item.deferred.reject(e)
         else this._asyncError(e)
       }
@@ -183,10 +215,21 @@ Eventcast.prototype._flush = async function _flush() {
   }
 }
 
-/** An error no caller waits for: to `'error'` listeners if any, else a warning. */
+/**
+ * An error no caller waits for: to `'error'` listeners if any (what they throw surfaces
+ * as a listener's would), else one warning per code and instance (then only counted).
+ */
 Eventcast.prototype._asyncError = function _asyncError(err) {
-  if (this.listenerCount('error') > 0) eeEmit.call(this, 'error', err)
-  else process.emitWarning(`eventcast: ${err.message}`, { code: err.code })
+  if (this.listenerCount('error') > 0) {
+    try {
+      eeEmit.call(this, 'error', err)
+    } catch (thrown) {
+      this._listenerError(thrown)
+    }
+  } else if (!this._warned.has(err.code)) {
+    this._warned.add(err.code)
+    process.emitWarning(`eventcast: ${err.message} (further ${err.code} warnings of this instance are only counted)`, { code: err.code })
+  }
 }
 
 // ---- receiving ------------------------------------------------------------------------
@@ -221,20 +264,61 @@ Eventcast.prototype._patternsFor = function _patternsFor(name) {
   return list
 }
 
-/** Delivers everything the addon received (called on the JavaScript thread). */
+/**
+ * Delivers what the addon received (called on the JavaScript thread when events wait). One
+ * slice holds the event loop at most DELIVERY_SLICE_MS (plus one listener call), then
+ * yields to timers and I/O with setImmediate; batches are taken one after another, so
+ * order holds, and while JavaScript is behind the inbox fills and the dispatcher waits,
+ * which slows the senders through flow control.
+ */
 Eventcast.prototype._drain = function _drain() {
-  let buf
-  this._errors = null
-  while ((buf = this._native.take()) !== null) codec.readRecords(buf, this._onEvent, this._onLoss)
-  const errors = this._errors
-  this._errors = null
-  // A listener that threw does not cost the events after it; its error surfaces afterwards
-  // as any EventEmitter listener's would (an uncaught exception unless handled).
-  if (errors) for (const e of errors) process.nextTick(() => { throw e })
+  if (this._draining) return
+  this._draining = true
+  this._drainSlice()
+}
+
+Eventcast.prototype._drainSlice = function _drainSlice() {
+  const deadline = performance.now() + DELIVERY_SLICE_MS
+  try {
+    for (;;) {
+      if (this._batch === null) {
+        const buf = this._native.take()
+        if (buf === null) {
+          this._draining = false
+          break
+        }
+        this._batch = buf
+        this._batchAt = 0
+      }
+      this._batchAt = codec.readRecords(this._batch, this._batchAt, this._onEvent, this._onLoss, deadline)
+      if (this._batchAt >= this._batch.length) this._batch = null
+      if (performance.now() > deadline) {
+        setImmediate(() => this._drainSlice())
+        break
+      }
+    }
+  } finally {
+    const errors = this._errors
+    this._errors = null
+    // A listener that threw did not cost the events after it; its error surfaces now, as
+    // any EventEmitter listener's would (an uncaught exception unless handled).
+    if (errors) for (const e of errors) process.nextTick(() => { throw e })
+    if (!this._draining) for (const resolve of this._drainWaiters.splice(0)) resolve()
+  }
+}
+
+/** Resolves once everything the addon holds was delivered. */
+Eventcast.prototype._drained = function _drained() {
+  this._drain()
+  if (!this._draining) return Promise.resolve()
+  return new Promise((resolve) => this._drainWaiters.push(resolve))
 }
 
 Eventcast.prototype._onEvent = function _onEvent(name, buf, argsStart, argsEnd, body, fromStart, fromLen) {
-  if (LOCAL_ONLY.has(name) || (name === 'error' && this.listenerCount('error') === 0)) return
+  if (LOCAL_ONLY.has(name) || isReserved(name)) {
+    this._counters.refusedNames++
+    return
+  }
   const patterns = this._patternsFor(name)
   if (patterns.length === 0 && this.listenerCount(name) === 0) return
   let args
@@ -351,7 +435,10 @@ Eventcast.prototype._start = async function _start() {
   }
   // A running instance keeps the process alive, as a listening socket does (and is kept
   // alive itself: the timer holds it).
-  this._keepAlive = setInterval(() => this, 2 ** 31 - 1)
+  // It also notices a stop made elsewhere (the Rust console's `stop`).
+  this._keepAlive = setInterval(() => {
+    if (this.status === 'started' && !this._native.isRunning()) this._stoppedUnderUs()
+  }, 1000)
   this._warnedStopped = false
   this._setStatus('started')
   if (this._queue.length > this._queueHead && !this._flushing) this._flushing = this._flush()
@@ -369,11 +456,32 @@ Eventcast.prototype._stop = async function _stop() {
   try {
     await nativeAsync(this._native.stop())
   } finally {
-    this._drain()
-    clearInterval(this._keepAlive)
-    this._keepAlive = null
-    this._setStatus('stopped')
+    await this._drained()
+    this._afterStop(codedError('EC_NOT_RUNNING', 'the instance stopped before this event was sent'))
   }
+}
+
+Eventcast.prototype._afterStop = function _afterStop(err) {
+  clearInterval(this._keepAlive)
+  this._keepAlive = null
+  this._failQueue(err)
+  this._setStatus('stopped')
+}
+
+/** The native instance stopped without this object asking (the Rust console did). */
+Eventcast.prototype._stoppedUnderUs = function _stoppedUnderUs() {
+  if (this.status !== 'started') return
+  this._lifecycle = this._lifecycle.catch(() => {}).then(async () => {
+    if (this.status !== 'started') return
+    this._setStatus('stopping')
+    if (this._repl) {
+      stopRepl(this._repl)
+      this._repl = null
+      this.replAddress = null
+    }
+    await this._drained()
+    this._afterStop(codedError('EC_NOT_RUNNING', 'the instance was stopped (from its console) before this event was sent'))
+  })
 }
 
 Eventcast.prototype._failQueue = function _failQueue(err) {

@@ -12,8 +12,8 @@ function bad(name, value, allowed, described = describe(value)) {
   return codedError('EC_INVALID_OPTION', `invalid option ${name}: ${described} (${allowed})`, TypeError)
 }
 
-const port = (name) => (v) => {
-  if (!isInt(v, 0, 65535)) throw bad(name, v, 'a port number from 0 to 65535')
+const port = (name, min = 1) => (v) => {
+  if (!isInt(v, min, 65535)) throw bad(name, v, `a port number from ${min} to 65535${min === 0 ? ' (0: a free one)' : ''}`)
   return v
 }
 const str = (name, allowed = 'a string') => (v) => {
@@ -54,7 +54,7 @@ const OPTIONS = {
   replPort: (o, v) => {
     if (v === null) return
     o.js.repl = true
-    o.js.replPort = port('replPort')(v)
+    o.js.replPort = port('replPort', 0)(v)
   },
   replHost: (o, v) => {
     o.js.repl = true
@@ -111,7 +111,7 @@ const OPTIONS = {
     if (typeof v === 'boolean') return (o.native.console = v)
     if (!v || typeof v !== 'object') throw bad('console', v, 'true, or { port, host, token }')
     o.native.console = true
-    if (v.port !== undefined) o.native.consolePort = port('console.port')(v.port)
+    if (v.port !== undefined) o.native.consolePort = port('console.port', 0)(v.port)
     if (v.host !== undefined) o.native.consoleHost = str('console.host')(v.host)
     if (v.token !== undefined) o.native.consoleToken = str('console.token')(v.token)
   },

@@ -1,17 +1,11 @@
 'use strict'
 // Event-name patterns, as the Rust core reads them (src/emitter/pattern.rs; tested against
-// it in test/patterns.test.js): names split at dots; a `**` segment matches any number of
+// it in test/api.test.js): names split at dots; a `**` segment matches any number of
 // segments, including none; `*` inside a segment matches any run of characters within it.
-
-const CACHE_MAX = 1024
 
 /** Whether `name` is a pattern (holds `*`) rather than a plain event name. */
 function isPattern(name) {
   return typeof name === 'string' && name.includes('*')
-}
-
-function escape(text) {
-  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')
 }
 
 /** Whether an event called `name` matches `pattern`. */
@@ -34,23 +28,39 @@ function segmentsMatch(pat, names) {
         next[j] = any
       }
     } else {
-      const re = segmentRegExp(seg)
-      for (let j = 0; j < names.length; j++) next[j + 1] = reach[j] && re.test(names[j])
+      for (let j = 0; j < names.length; j++) next[j + 1] = reach[j] && glob(seg, names[j])
     }
     reach = next
   }
   return reach[names.length]
 }
 
-const segCache = new Map()
-function segmentRegExp(seg) {
-  let re = segCache.get(seg)
-  if (!re) {
-    re = new RegExp('^' + seg.split('*').map(escape).join('.*') + '$', 's')
-    if (segCache.size >= CACHE_MAX) segCache.clear()
-    segCache.set(seg, re)
+/**
+ * `*` matches any run of characters, everything else itself: the core's matcher, in linear
+ * passes (a `*` remembers where to resume), so that no name can make it backtrack
+ * exponentially.
+ */
+function glob(pattern, text) {
+  let p = 0
+  let t = 0
+  let starP = -1
+  let starT = 0
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      starP = p++
+      starT = t
+    } else if (p < pattern.length && pattern[p] === text[t]) {
+      p++
+      t++
+    } else if (starP >= 0) {
+      p = starP + 1
+      t = ++starT
+    } else {
+      return false
+    }
   }
-  return re
+  while (p < pattern.length && pattern[p] === '*') p++
+  return p === pattern.length
 }
 
 module.exports = { isPattern, matches }

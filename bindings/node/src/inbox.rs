@@ -9,7 +9,7 @@
 //! dispatcher waits for it: the instance's flow control then slows the senders, and
 //! nothing is dropped.
 //!
-//! Record layout (little-endian), what `lib/decode.js` reads:
+//! Record layout (little-endian), what `lib/codec.js` reads:
 //!
 //! | offset | size | field |
 //! |---|---|---|

@@ -28,7 +28,8 @@ test('constructed with and without new, from a port or an options object', () =>
 
 test('bad options fail at once, naming the option, the value and what is allowed', () => {
   const cases = [
-    [{ port: 70000 }, /port: 70000 \(a port number from 0 to 65535\)/],
+    [{ port: 70000 }, /port: 70000 \(a port number from 1 to 65535\)/],
+    [{ port: 0 }, /port: 0 \(a port number from 1 to 65535\)/],
     [{ port: '9000' }, /port: "9000"/],
     [{ multicastLoopback: 'yes' }, /multicastLoopback: "yes" \(true or false\)/],
     [{ encrypt: { key: '' } }, /encrypt: \{ key: "" \}/],
@@ -219,7 +220,7 @@ test('stats() gives the core counters and the package own', async (t) => {
   const sb = await b.stats()
   assert.equal(sa.events_out, 10)
   assert.equal(sb.events_in, 10)
-  assert.deepEqual(Object.keys(sb.node).sort(), ['listenerErrors', 'queued', 'queuedBytes', 'refused', 'undecodable'])
+  assert.deepEqual(Object.keys(sb.node).sort(), ['listenerErrors', 'queued', 'queuedBytes', 'refused', 'refusedNames', 'undecodable'])
   const viaCallback = await new Promise((resolve, reject) => b.stats((err, s) => (err ? reject(err) : resolve(s))))
   assert.equal(viaCallback.events_in, 10)
 })

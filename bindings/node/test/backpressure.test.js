@@ -37,7 +37,7 @@ test('a burst of 200,000 events: every one arrives, in order, and drain follows 
   assert.equal(s.events_lost, 0)
 })
 
-test('past maxQueuedBytes, emit throws EC_BACKPRESSURE naming the bound; emitAsync waits instead', async (t) => {
+test('past maxQueuedBytes, emit throws and emitAsync rejects with EC_BACKPRESSURE naming the bound', async (t) => {
   const [a, b] = await instances(t, 2, [{ maxQueuedBytes: 10_000, retransmitEvents: 16 }, {}])
   let thrown = null
   let sent = 0
@@ -57,6 +57,10 @@ test('past maxQueuedBytes, emit throws EC_BACKPRESSURE naming the bound; emitAsy
     let n = 0
     b.on('e', () => ++n === sent + 100 && resolve())
   })
+  // emitAsync is bounded the same way (it rejects past the bound); after 'drain' it waits
+  // for room event by event
+  await assert.rejects(a.emitAsync('e', big), { code: 'EC_BACKPRESSURE' })
+  if (a.needDrain) await once(a, 'drain')
   for (let i = 0; i < 100; i++) await a.emitAsync('e', big)
   await got
   assert.ok((await a.stats()).node.refused >= 1)
