@@ -50,7 +50,10 @@ function Eventcast(opts) {
   this._warnedStopped = false
   this._patterns = null
   this._patternsByName = new Map()
-  this._current = null
+  this._curBuf = null
+  this._curBody = 0
+  this._curFrom = 0
+  this._curFromLen = 0
   this._counters = { undecodable: 0, listenerErrors: 0, refused: 0, refusedNames: 0 }
   this._warned = new Set()
   this._draining = false
@@ -330,22 +333,39 @@ Eventcast.prototype._onEvent = function _onEvent(name, buf, argsStart, argsEnd, 
     this._asyncError(codedError('EC_UNDECODABLE', `event ${JSON.stringify(name)} from ${meta.sender} has arguments this package cannot decode: ${err.message}`))
     return
   }
-  this._current = [buf, body, fromStart, fromLen, name]
+  this._curBuf = buf
+  this._curBody = body
+  this._curFrom = fromStart
+  this._curFromLen = fromLen
   this.event = name
+  this._deliver(name, args)
+  for (let i = 0; i < patterns.length; i++) this._deliver(patterns[i], args)
+  this._curBuf = null
+  this.event = undefined
+}
+
+/** Calls the listeners of `name` with `args` (no spread for the usual few arguments). */
+Eventcast.prototype._deliver = function _deliver(name, args) {
   try {
-    eeEmit.call(this, name, ...args)
+    switch (args.length) {
+      case 0:
+        eeEmit.call(this, name)
+        break
+      case 1:
+        eeEmit.call(this, name, args[0])
+        break
+      case 2:
+        eeEmit.call(this, name, args[0], args[1])
+        break
+      case 3:
+        eeEmit.call(this, name, args[0], args[1], args[2])
+        break
+      default:
+        eeEmit.call(this, name, ...args)
+    }
   } catch (err) {
     this._listenerError(err)
   }
-  for (const p of patterns) {
-    try {
-      eeEmit.call(this, p, ...args)
-    } catch (err) {
-      this._listenerError(err)
-    }
-  }
-  this._current = null
-  this.event = undefined
 }
 
 Eventcast.prototype._listenerError = function _listenerError(err) {
@@ -366,8 +386,7 @@ Eventcast.prototype._onLoss = function _onLoss(loss) {
  * (sender is the sending instance's id, hex). `null` otherwise.
  */
 Eventcast.prototype.eventInfo = function eventInfo() {
-  const c = this._current
-  return c ? codec.eventMeta(c[0], c[1], c[2], c[3], c[4]) : null
+  return this._curBuf ? codec.eventMeta(this._curBuf, this._curBody, this._curFrom, this._curFromLen, this.event) : null
 }
 
 // ---- listeners: patterns are checked as they are added, and the cache follows ----------
