@@ -66,8 +66,8 @@ async function recv() {
   const done = new Promise((resolve) => {
     ec.on('bench', (seq, sentNs) => {
       const n = count++
-      lastSeen = performance.now()
       if (n % sample === 0 || count === args.events) {
+        lastSeen = performance.now()
         const now = nowNs()
         if (first === 0n) first = now
         last = now
