@@ -48,17 +48,21 @@ make_hosts() {
 
 on() { local host=$1; shift; ip netns exec "$P-$host" "$BIN" "$@"; }
 
-# listen HOST NAME ARGS…: starts a listener in the background, waits for its "listening" line
-listen() {
+# background HOST NAME COMMAND…: runs COMMAND on HOST in the background (output in
+# $WORK/NAME.out and .err, pid in .pid) and waits up to 10 s for "listening" on its stderr
+background() {
     local host=$1 name=$2; shift 2
-    on "$host" listen "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    ip netns exec "$P-$host" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     echo $! >"$WORK/$name.pid"
-    for _ in $(seq 100); do
+    for _ in $(seq 200); do
         grep -q listening "$WORK/$name.err" 2>/dev/null && return 0
         sleep 0.05
     done
-    echo "listener $name did not start:"; cat "$WORK/$name.err"; return 1
+    echo "$name did not start:"; cat "$WORK/$name.err"; return 1
 }
+
+# listen HOST NAME ARGS…: an eventcast listener in the background, once it listens
+listen() { local host=$1 name=$2; shift 2; background "$host" "$name" "$BIN" listen "$@"; }
 
 # finish NAME: waits for a listener; succeeds if it exited 0
 finish() { wait "$(cat "$WORK/$1.pid")"; }

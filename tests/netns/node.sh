@@ -20,16 +20,7 @@ PORT=9800
 node_on() { local host=$1; shift; ip netns exec "$P-$host" node "$PEER" "$@"; }
 
 # node_listen HOST NAME ARGS…: a Node listener in the background, once it listens
-node_listen() {
-    local host=$1 name=$2; shift 2
-    node_on "$host" listen "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    echo $! >"$WORK/$name.pid"
-    for _ in $(seq 200); do
-        grep -q listening "$WORK/$name.err" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "node listener $name did not start:"; cat "$WORK/$name.err"; return 1
-}
+node_listen() { local host=$1 name=$2; shift 2; background "$host" "$name" node "$PEER" listen "$@"; }
 
 # check_lines FILE N: N numbered events in order with their arguments, then big and done
 check_lines() {
