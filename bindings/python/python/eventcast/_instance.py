@@ -1,0 +1,288 @@
+"""The Eventcast class: the Pythonic surface over the Rust instance (``eventcast._native``).
+
+One delivery thread per running instance takes received events from the addon in batches
+(the GIL released while it waits) and calls the callbacks, in order, and feeds the
+subscriptions. A callback that raises is reported (``on_error``, else the ``eventcast``
+logger) and counted; delivery goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from . import _native
+from .errors import Error, NotRunning, call
+from ._subscription import Event, Loss, Subscription
+
+log = logging.getLogger("eventcast")
+
+Callback = Callable[[Event], Any]
+_NAME_CACHE_MAX = 4096
+_BATCH = 1024
+_live: "weakref.WeakSet[Eventcast]" = weakref.WeakSet()
+
+
+class Eventcast:
+    """One instance of the LAN-wide event emitter.
+
+    Keyword options are those of the Rust builder: ``port`` (default 9000), ``group``,
+    ``interface`` (name or address, e.g. ``"127.0.0.1"``), ``address``, ``loopback``,
+    ``ttl``, ``passphrase`` or ``key`` (bytes) and ``key_id``, ``delivery``
+    (``"reliable"``, ``"unordered"``, ``"best-effort"``), ``start_at`` (``"live"``,
+    ``"oldest"``), ``peers`` (``["host:port", ...]``), ``multicast``, ``nats`` (URL),
+    ``nats_subject``, ``nats_token``, ``nats_creds``, ``console`` (serve the TCP
+    console), ``console_port``, ``console_host``, ``console_token``, ``max_event_size``,
+    ``max_payload_size``, ``message_ttl`` (seconds), ``recv_buffer_size``, ``log``,
+    ``queue_bytes`` (received events held for Python, default 8 MiB).
+
+    >>> with Eventcast(interface="127.0.0.1") as ec:     # doctest: +SKIP
+    ...     ec.emit("sensor.temp", "kitchen", 21.5)
+    """
+
+    def __init__(self, port: int = 9000, *, on_error: Optional[Callable[[BaseException, Event], Any]] = None, **options: Any) -> None:
+        self._native = call(lambda: _native.Native(port=port, **options))
+        self._options = dict(options, port=port)
+        self._lock = threading.RLock()
+        self._listeners: List[Tuple[str, Callback, bool]] = []
+        self._loss_listeners: List[Callable[[Loss], Any]] = []
+        self._subscriptions: List[Subscription] = []
+        self._by_name: Dict[str, List[Tuple[str, Callback, bool]]] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
+        self._on_error = on_error
+        self._counters = {"callback_errors": 0, "undecodable": 0}
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self.address: Optional[str] = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> "Eventcast":
+        """Binds, joins the group and starts delivering; returns self."""
+        with self._lock:
+            if self._native.is_running():
+                return self
+            self.address = call(self._native.start)
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._deliver, name="eventcast-delivery", daemon=True)
+            self._thread.start()
+            _live.add(self)
+        return self
+
+    def stop(self) -> None:
+        """Stops; what was received before is delivered first. Subscriptions then end."""
+        with self._lock:
+            if self._thread is None:
+                return
+            call(self._native.stop)
+            self._stopping.set()
+            thread, self._thread = self._thread, None
+        if thread is not threading.current_thread():
+            thread.join()
+        for sub in list(self._subscriptions):
+            sub._end()
+        self._subscriptions = [s for s in self._subscriptions if s._across_restarts]
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the instance runs."""
+        return bool(self._native.is_running())
+
+    @property
+    def console_address(self) -> Optional[str]:
+        """The TCP console's address, when started with ``console=True``."""
+        return self._native.console_address()
+
+    def __enter__(self) -> "Eventcast":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- sending -----------------------------------------------------------------------
+
+    def emit(self, name: str, *args: Any) -> None:
+        """Sends ``name`` with ``args`` to every instance in the group, then to this
+        instance's own callbacks. Waits only when the instance cannot take more (the GIL
+        is released while it waits). Raises :class:`NotRunning` when stopped, ``TypeError``
+        naming a value that cannot be sent."""
+        call(self._native.emit, name, args)
+
+    async def emit_async(self, name: str, *args: Any) -> None:
+        """:meth:`emit` for asyncio: waits for room without blocking the event loop; events
+        of one instance keep their order."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventcast-emit")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, lambda: call(self._native.emit, name, args))
+
+    # ---- listening ---------------------------------------------------------------------
+
+    def on(self, pattern: str, fn: Optional[Callback] = None) -> Any:
+        """Calls ``fn(event)`` for every event matching ``pattern`` (``"sensor.*"``: one
+        segment; ``"**.alert"``: any number). Usable as a decorator: ``@ec.on("x")``."""
+        call(_native.check_pattern, pattern)
+
+        def add(f: Callback) -> Callback:
+            with self._lock:
+                self._listeners.append((pattern, f, False))
+                self._by_name = {}
+            return f
+
+        return add if fn is None else add(fn)
+
+    def once(self, pattern: str, fn: Optional[Callback] = None) -> Any:
+        """As :meth:`on`, for the next matching event only."""
+        call(_native.check_pattern, pattern)
+
+        def add(f: Callback) -> Callback:
+            with self._lock:
+                self._listeners.append((pattern, f, True))
+                self._by_name = {}
+            return f
+
+        return add if fn is None else add(fn)
+
+    def off(self, pattern: str, fn: Optional[Callback] = None) -> int:
+        """Removes ``fn`` from ``pattern`` (every callback of ``pattern`` without ``fn``);
+        returns how many were removed."""
+        with self._lock:
+            before = len(self._listeners)
+            self._listeners = [(p, f, o) for (p, f, o) in self._listeners if not (p == pattern and (fn is None or f == fn))]
+            self._by_name = {}
+            return before - len(self._listeners)
+
+    def listener_count(self, name: str) -> int:
+        """How many callbacks an event called ``name`` would reach."""
+        return len(self._matching(name))
+
+    def on_loss(self, fn: Optional[Callable[[Loss], Any]] = None) -> Any:
+        """Calls ``fn(loss)`` when events of a sender could not be repaired (never silent)."""
+
+        def add(f: Callable[[Loss], Any]) -> Callable[[Loss], Any]:
+            with self._lock:
+                self._loss_listeners.append(f)
+            return f
+
+        return add if fn is None else add(fn)
+
+    def subscribe(self, pattern: str = "**", maxsize: int = 10_000, across_restarts: bool = False) -> Subscription:
+        """The events matching ``pattern`` as an iterator (``for ev in sub``) and an async
+        iterator (``async for ev in sub``). It holds at most ``maxsize`` events: when full,
+        delivery waits for the reader (and the senders are slowed), nothing is dropped.
+        It ends when the instance stops, after what was received before."""
+        call(_native.check_pattern, pattern)
+        sub = Subscription(self, pattern, maxsize, across_restarts)
+        with self._lock:
+            self._subscriptions.append(sub)
+        return sub
+
+    def losses(self, maxsize: int = 1000) -> Subscription:
+        """Loss reports as an iterator, as :meth:`subscribe` gives events."""
+        sub = Subscription(self, None, maxsize, False)
+        with self._lock:
+            self._subscriptions.append(sub)
+        return sub
+
+    def _remove_subscription(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscriptions = [s for s in self._subscriptions if s is not sub]
+
+    # ---- delivery ----------------------------------------------------------------------
+
+    def _matching(self, name: str) -> List[Tuple[str, Callback, bool]]:
+        found = self._by_name.get(name)
+        if found is None:
+            found = [entry for entry in self._listeners if _native.pattern_matches(entry[0], name)]
+            if len(self._by_name) >= _NAME_CACHE_MAX:
+                self._by_name = {}
+            self._by_name[name] = found
+        return found
+
+    def _deliver(self) -> None:
+        native = self._native
+        while True:
+            batch = native.next_batch(_BATCH, 0.05)
+            if not batch:
+                if self._stopping.is_set() and not native.pending():
+                    return
+                continue
+            for item in batch:
+                if item[0] == "event":
+                    self._deliver_event(Event(item[1], item[2], item[3], item[4], item[5]))
+                else:
+                    loss = Loss(item[1], item[2], item[3])
+                    for f in list(self._loss_listeners):
+                        self._call(f, loss, None)
+                    for sub in list(self._subscriptions):
+                        if sub._pattern is None:
+                            sub._put(loss)
+
+    def _deliver_event(self, ev: Event) -> None:
+        if isinstance(ev.args, BaseException):
+            self._counters["undecodable"] += 1
+            self._report(ev.args, ev)
+            return
+        listeners = self._matching(ev.name)
+        if listeners:
+            once = False
+            for entry in listeners:
+                if entry[2]:
+                    once = True
+                self._call(entry[1], ev, ev)
+            if once:
+                with self._lock:
+                    self._listeners = [e for e in self._listeners if not (e[2] and e in listeners)]
+                    self._by_name = {}
+        for sub in self._subscriptions:
+            if sub._pattern is not None and _native.pattern_matches(sub._pattern, ev.name):
+                sub._put(ev)
+
+    def _call(self, f: Callable[[Any], Any], arg: Any, ev: Optional[Event]) -> None:
+        try:
+            f(arg)
+        except Exception as err:  # reported, counted; delivery goes on
+            self._counters["callback_errors"] += 1
+            self._report(err, ev)
+
+    def _report(self, err: BaseException, ev: Optional[Event]) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(err, ev)  # type: ignore[arg-type]
+                return
+            except Exception:
+                log.exception("eventcast: the on_error callback raised")
+        log.error("eventcast: a callback raised on %r", ev.name if ev else "a loss report", exc_info=err)
+
+    # ---- counters ----------------------------------------------------------------------
+
+    def stats(self) -> Dict[str, Any]:
+        """Every counter: the core's, and this package's under ``"python"``."""
+        s: Dict[str, Any] = json.loads(call(self._native.stats_json))
+        s["python"] = dict(self._counters)
+        return s
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Eventcast port={self._options.get('port')} {state}>"
+
+
+def _stop_all_at_exit() -> None:
+    for ec in list(_live):
+        try:
+            ec.stop()
+        except Error:
+            pass
+
+
+import atexit  # noqa: E402
+
+atexit.register(_stop_all_at_exit)

@@ -1,0 +1,170 @@
+"""The Pythonic surface: options, lifecycle, callbacks, subscriptions, errors."""
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+
+import eventcast
+from eventcast import _native
+
+from conftest import random_net
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def test_bad_options_name_the_option_and_what_is_allowed():
+    with pytest.raises(eventcast.InvalidOption, match=r"invalid delivery 'sometimes'.*'reliable'"):
+        eventcast.Eventcast(delivery="sometimes", interface="127.0.0.1")
+    with pytest.raises(eventcast.InvalidOption, match="unknown option 'prot'"):
+        eventcast.Eventcast(prot=9000)
+    with pytest.raises(eventcast.InvalidOption, match="10.0.0.1"):
+        eventcast.Eventcast(group="10.0.0.1", interface="127.0.0.1")
+    with pytest.raises(eventcast.InvalidOption, match="port"):
+        eventcast.Eventcast(port=70000, interface="127.0.0.1")
+    err = pytest.raises(eventcast.Error, eventcast.Eventcast, ttl="x", interface="127.0.0.1").value
+    assert err.code == "EC_INVALID_OPTION"
+
+
+def test_callbacks_decorator_once_off_in_order(pair):
+    a, b = pair
+    seen = []
+
+    @b.on("sensor.*")
+    def temp(ev):
+        seen.append((ev.name, ev.args))
+
+    b.once("sensor.temp", lambda ev: seen.append(("once", ev.args)))
+    b.on("**.alert", lambda ev: seen.append(("alert", ev.args)))
+    assert b.listener_count("sensor.temp") == 2
+    for i in range(3):
+        a.emit("sensor.temp", i)
+    a.emit("door.front.alert", "open")
+    wait_for(lambda: len(seen) == 5)
+    assert seen == [("sensor.temp", [0]), ("once", [0]), ("sensor.temp", [1]), ("sensor.temp", [2]), ("alert", ["open"])]
+    assert b.off("sensor.*", temp) == 1
+    assert b.listener_count("sensor.temp") == 0
+
+
+def test_event_fields_and_local_delivery(pair):
+    a, b = pair
+    mine, theirs = [], []
+    a.on("x", mine.append)
+    b.on("x", theirs.append)
+    a.emit("x", "y")
+    wait_for(lambda: mine and theirs)
+    ev = theirs[0]
+    assert ev.name == "x" and ev.args == ["y"]
+    assert len(ev.sender) == 16 and ev.source.startswith("127.0.0.1:")
+    assert mine[0].sender == ev.sender, "an instance's own callbacks get its events too"
+
+
+def test_blocking_subscription_ends_at_stop(net):
+    a = eventcast.Eventcast(**net).start()
+    b = eventcast.Eventcast(**net).start()
+    sub = b.subscribe("n")
+    for i in range(100):
+        a.emit("n", i)
+    got = [sub.get(timeout=10).args[0] for _ in range(100)]
+    assert got == list(range(100))
+    with pytest.raises(TimeoutError):
+        sub.get(timeout=0.2)
+    threading.Timer(0.2, b.stop).start()
+    assert list(sub) == [], "iteration ends when the instance stops"
+    a.stop()
+
+
+def test_asyncio_subscription_and_emit_async(pair):
+    a, b = pair
+
+    async def main():
+        sub = b.subscribe("sensor.*")
+        for i in range(50):
+            await a.emit_async("sensor.t", i)
+        out = []
+        async for ev in sub:
+            out.append(ev.args[0])
+            if len(out) == 50:
+                break
+        sub.close()
+        return out
+
+    assert asyncio.run(main()) == list(range(50))
+
+
+def test_a_callback_that_raises_is_reported_and_delivery_goes_on(pair, caplog):
+    a, b = pair
+    got = []
+
+    @b.on("e")
+    def bad(ev):
+        if ev.args[0] == 1:
+            raise ValueError("boom on 1")
+        got.append(ev.args[0])
+
+    with caplog.at_level(logging.ERROR, logger="eventcast"):
+        for i in range(3):
+            a.emit("e", i)
+        wait_for(lambda: got == [0, 2])
+    assert "boom on 1" in caplog.text
+    assert b.stats()["python"]["callback_errors"] == 1
+
+    errors = []
+    c = eventcast.Eventcast(**{**random_net()}, on_error=lambda err, ev: errors.append((str(err), ev.name)))
+    c.on("e", bad)
+    with c:
+        c.emit("e", 1)
+        wait_for(lambda: errors == [("boom on 1", "e")])
+
+
+def test_start_stop_restart_and_not_running(net):
+    ec = eventcast.Eventcast(**net)
+    with pytest.raises(eventcast.NotRunning):
+        ec.emit("x")
+    for _ in range(5):
+        with ec:
+            assert ec.running
+            ec.emit("x", 1)
+        assert not ec.running
+    ec.stop()
+
+
+def test_values_that_cannot_cross_are_named():
+    with eventcast.Eventcast(**random_net()) as ec:
+        with pytest.raises(TypeError, match="object"):
+            ec.emit("x", object())
+        with pytest.raises(TypeError, match="set"):
+            ec.emit("x", {1, 2})
+        with pytest.raises(TypeError, match="dict keys must be str"):
+            ec.emit("x", {1: "a"})
+        with pytest.raises(OverflowError, match="64-bit"):
+            ec.emit("x", 2**64)
+        with pytest.raises(eventcast.InvalidName):
+            ec.emit("", 1)
+        with pytest.raises(eventcast.InvalidName):
+            ec.on("a**b", print)
+
+
+def test_stats_is_a_dict_of_counters(pair):
+    a, b = pair
+    b.on("n", lambda ev: None)
+    for i in range(10):
+        a.emit("n", i)
+    wait_for(lambda: b.stats()["events_in"] == 10)
+    s = a.stats()
+    assert s["events_out"] == 10 and isinstance(s["dropped"], dict)
+
+
+def test_patterns_match_as_the_core_does():
+    from eventcast._instance import Eventcast  # noqa: F401
+    cases = [("a.*", "a.b", True), ("a.*", "a.b.c", False), ("**.err", "err", True), ("node-*.up", "node-7.up", True)]
+    for p, n, want in cases:
+        assert _native.pattern_matches(p, n) is want
