@@ -11,10 +11,21 @@ cargo fetch --locked                        # and those of the Node addon (bindi
 node_ok=""
 if command -v npm >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
     (cd bindings/node && npm ci --no-audit --no-fund)
-    cargo build --release --locked --example relay   # the Rust side of the Node round-trip test
     node_ok=1
 else
     echo "SKIPPED the Node package's tests: Node.js >= 20 with npm is not installed"
+fi
+cargo build --release --locked --example relay   # the Rust side of the bindings' round-trip tests
+# The Python package: a virtual environment with it (pip builds it with maturin), pytest and
+# pymongo's bson (its types are tested when installed).
+py_ok=""
+if python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null; then
+    rm -rf target/pyenv
+    python3 -m venv target/pyenv
+    target/pyenv/bin/pip install -q --disable-pip-version-check ./bindings/python pytest pymongo
+    py_ok=1
+else
+    echo "SKIPPED the Python package's tests: Python >= 3.9 with venv is not installed"
 fi
 # The crate boundaries: the protocol core compiles no async runtime and no socket crate; the
 # library compiles none of the CLI's crates.
@@ -32,6 +43,9 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
         unshare --net bash -c 'ip link set lo up && cd bindings/node && CARGO_NET_OFFLINE=true npm test'
         unshare --net bash tests/netns/node.sh
     fi
+    if [ -n "$py_ok" ]; then
+        unshare --net bash -c 'ip link set lo up && target/pyenv/bin/python -m pytest -q bindings/python/tests'
+    fi
     unshare --net bash tests/netns/run.sh
     unshare --net bash tests/netns/lossy.sh
     unshare --net bash tests/netns/security.sh
@@ -42,4 +56,5 @@ else
     echo "SKIPPED the namespace suites: they need root for ip netns"
     cargo test --locked --all-targets && cargo test --locked --doc && cargo test --locked -p eventcast-node
     if [ -n "$node_ok" ]; then (cd bindings/node && npm test); fi
+    if [ -n "$py_ok" ]; then target/pyenv/bin/python -m pytest -q bindings/python/tests; fi
 fi
