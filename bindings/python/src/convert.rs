@@ -36,6 +36,29 @@ fn utc<'py>(py: Python<'py>) -> PyResult<&'py Bound<'py, PyAny>> {
         .map(|t| t.bind(py))
 }
 
+static EPOCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ONE_MS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    EPOCH
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                DATETIME.import(py, "datetime", "datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc(py)?))?.unbind(),
+            )
+        })
+        .map(|t| t.bind(py))
+}
+
+fn one_ms(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    ONE_MS
+        .get_or_try_init(py, || {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("milliseconds", 1)?;
+            Ok::<_, PyErr>(py.import("datetime")?.getattr("timedelta")?.call((), Some(&kwargs))?.unbind())
+        })
+        .map(|t| t.bind(py))
+}
+
 fn type_error(value: &Bound<'_, PyAny>, context: &str) -> PyErr {
     let ty = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     PyTypeError::new_err(format!(
@@ -79,7 +102,7 @@ fn to_bson_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Bson> {
     if let Ok(dict) = value.cast_exact::<PyDict>() {
         return to_document(dict, depth).map(Bson::Document);
     }
-    if let Some(bson) = bson_special(value)? {
+    if let Some(bson) = bson_special(value, depth)? {
         return Ok(bson);
     }
     if let Ok(s) = value.cast::<PyString>() {
@@ -115,9 +138,9 @@ fn to_bson_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Bson> {
         } else {
             value.clone()
         };
-        let seconds: f64 = aware.call_method0("timestamp")?.extract()?;
-        let micros: i64 = aware.getattr("microsecond")?.extract()?;
-        let millis = (seconds.floor() as i64) * 1000 + micros / 1000;
+        // whole milliseconds since the epoch, in integers (a float timestamp rounds)
+        let since = aware.call_method1("__sub__", (epoch(py)?,))?;
+        let millis: i64 = since.call_method1("__floordiv__", (one_ms(py)?,))?.extract()?;
         return Ok(Bson::DateTime(DateTime::from_millis(millis)));
     }
     if value.is_instance(PATTERN.import(py, "re", "Pattern")?)? {
@@ -186,7 +209,7 @@ fn to_document(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Document> {
 }
 
 /// The `bson` package's classes, by class name (only when that package is installed).
-fn bson_special(value: &Bound<'_, PyAny>) -> PyResult<Option<Bson>> {
+fn bson_special(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<Bson>> {
     let py = value.py();
     let Some(m) = bson_module(py) else { return Ok(None) };
     let is = |name: &str| -> PyResult<bool> { Ok(m.hasattr(name)? && value.is_instance(&m.getattr(name)?)?) };
@@ -205,6 +228,9 @@ fn bson_special(value: &Bound<'_, PyAny>) -> PyResult<Option<Bson>> {
             increment: value.getattr("inc")?.extract()?,
         })));
     }
+    if is("DatetimeMS")? {
+        return Ok(Some(Bson::DateTime(DateTime::from_millis(value.call_method0("__int__")?.extract()?))));
+    }
     if is("MinKey")? {
         return Ok(Some(Bson::MinKey));
     }
@@ -213,7 +239,7 @@ fn bson_special(value: &Bound<'_, PyAny>) -> PyResult<Option<Bson>> {
     }
     if is("Decimal128")? {
         let d = value.call_method0("to_decimal")?;
-        return to_bson(&d).map(Some);
+        return to_bson_at(&d, depth).map(Some);
     }
     if is("Code")? {
         let code: String = value.str()?.extract()?;
@@ -221,14 +247,24 @@ fn bson_special(value: &Bound<'_, PyAny>) -> PyResult<Option<Bson>> {
         if scope.is_none() {
             return Ok(Some(Bson::JavaScriptCode(code)));
         }
-        let scope = to_document(scope.cast::<PyDict>()?, 1)?;
+        let scope = to_document(scope.cast::<PyDict>()?, depth + 1)?;
         return Ok(Some(Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code, scope })));
     }
     if is("Regex")? {
         let pattern: String = value.getattr("pattern")?.extract()?;
         let flags: i64 = value.getattr("flags")?.extract()?;
-        let compiled = py.import("re")?.call_method1("compile", (pattern, flags))?;
-        return to_bson(&compiled).map(Some);
+        let mut options = String::new();
+        for (bit, c) in [(2, 'i'), (4, 'l'), (8, 'm'), (16, 's'), (32, 'u'), (64, 'x')] {
+            if flags & bit != 0 {
+                options.push(c);
+            }
+        }
+        return Ok(Some(Bson::RegularExpression(Regex {
+            pattern: pattern
+                .try_into()
+                .map_err(|_| PyValueError::new_err("a regular expression pattern holds a NUL character"))?,
+            options: options.try_into().map_err(|_| PyValueError::new_err("bad regular expression options"))?,
+        })));
     }
     if is("Binary")? {
         let subtype: u8 = value.getattr("subtype")?.extract()?;
@@ -284,14 +320,22 @@ pub fn to_python<'py>(py: Python<'py>, value: &Bson, longs: Longs) -> PyResult<B
         },
         Bson::DateTime(dt) => {
             let millis = dt.timestamp_millis();
-            let epoch = DATETIME.import(py, "datetime", "datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc(py)?))?;
             let delta = py.import("datetime")?.getattr("timedelta")?;
             let kwargs = PyDict::new(py);
             kwargs.set_item("milliseconds", millis)?;
-            epoch.call_method1("__add__", (delta.call((), Some(&kwargs))?,))?
+            match delta.call((), Some(&kwargs)).and_then(|d| epoch(py)?.call_method1("__add__", (d,))) {
+                Ok(dt) => dt,
+                // beyond what datetime holds (years 1 to 9999): the bson package's DatetimeMS
+                Err(err) => match bson_module(py).filter(|m| m.hasattr("DatetimeMS").unwrap_or(false)) {
+                    Some(m) => m.getattr("DatetimeMS")?.call1((millis,))?,
+                    None => return Err(err),
+                },
+            }
         }
         Bson::RegularExpression(r) => {
-            let mut flags = 0i64;
+            // a str pattern without BSON's u is ASCII-only in Python's terms (re.ASCII):
+            // with it, Python patterns cross both ways with their flags exact
+            let mut flags = if r.options.as_str().contains('u') { 0i64 } else { 256 };
             for c in r.options.as_str().chars() {
                 flags |= match c {
                     'i' => 2,
@@ -303,7 +347,15 @@ pub fn to_python<'py>(py: Python<'py>, value: &Bson, longs: Longs) -> PyResult<B
                     _ => 0,
                 };
             }
-            py.import("re")?.call_method1("compile", (r.pattern.as_str(), flags))?
+            match py.import("re")?.call_method1("compile", (r.pattern.as_str(), flags)) {
+                Ok(compiled) => compiled,
+                // a pattern Python's re does not take (another engine's syntax): the bson
+                // package's Regex keeps it, as pymongo does
+                Err(err) => match bson_module(py) {
+                    Some(m) => m.getattr("Regex")?.call1((r.pattern.as_str(), r.options.as_str()))?,
+                    None => return Err(err),
+                },
+            }
         }
         Bson::Decimal128(d) => DECIMAL.import(py, "decimal", "Decimal")?.call1((d.to_string(),))?,
         Bson::ObjectId(oid) => match bson_module(py) {

@@ -254,18 +254,28 @@ impl Native {
         for item in items {
             match item {
                 Item::Event(ev) => {
-                    let args = match ev.args_bson() {
-                        Ok(values) => {
+                    // An event whose arguments do not become Python values (a regex Python
+                    // cannot compile, a date beyond year 9999, ...) is handed over with the
+                    // exception as its arguments: reported and counted, and the rest of
+                    // the batch goes on.
+                    let converted =
+                        ev.args_bson().map_err(|e| PyValueError::new_err(e.to_string())).and_then(|values| {
                             let list = PyList::empty(py);
                             for v in &values {
                                 list.append(convert::to_python(py, v, self.longs)?)?;
                             }
-                            list.into_any()
-                        }
-                        Err(e) => PyRuntimeError::new_err(format!("[EC_UNDECODABLE] {e}"))
-                            .into_value(py)
-                            .into_bound(py)
-                            .into_any(),
+                            Ok(list.into_any())
+                        });
+                    let args = match converted {
+                        Ok(list) => list,
+                        Err(e) => PyValueError::new_err(format!(
+                            "[EC_UNDECODABLE] arguments of event {:?} from {} cannot become Python values: {e}",
+                            ev.name(),
+                            ev.sender()
+                        ))
+                        .into_value(py)
+                        .into_bound(py)
+                        .into_any(),
                     };
                     let tuple =
                         ("event", ev.name(), args, ev.sender().to_string(), ev.from().map(|a| a.to_string()), ev.seq());

@@ -168,3 +168,83 @@ def test_patterns_match_as_the_core_does():
     cases = [("a.*", "a.b", True), ("a.*", "a.b.c", False), ("**.err", "err", True), ("node-*.up", "node-7.up", True)]
     for p, n, want in cases:
         assert _native.pattern_matches(p, n) is want
+
+
+def test_stop_from_a_callback_does_not_wait_for_itself(net):
+    a = eventcast.Eventcast(**net).start()
+    b = eventcast.Eventcast(**net).start()
+    b.on("quit", lambda ev: b.stop())
+    a.emit("quit")
+    wait_for(lambda: not b.running)
+    a.stop()
+    b.stop()
+
+
+def test_stop_does_not_wait_for_a_full_subscription_nobody_reads(net):
+    a = eventcast.Eventcast(**net).start()
+    b = eventcast.Eventcast(**net).start()
+    sub = b.subscribe("x", maxsize=2)
+    for i in range(10):
+        a.emit("x", i)
+    wait_for(lambda: b.stats()["events_in"] == 10)
+    b.stop()  # returns: what the full subscription could not take is counted
+    assert b.stats()["python"]["subscription_dropped"] >= 1
+    assert [ev.args[0] for ev in sub][:2] == [0, 1]
+    a.stop()
+
+
+def test_a_closed_event_loop_does_not_kill_delivery(pair):
+    a, b = pair
+    sub = b.subscribe("x")
+
+    async def give_up():
+        try:
+            await asyncio.wait_for(sub.__anext__(), 0.2)
+        except asyncio.TimeoutError:
+            pass
+
+    asyncio.run(give_up())
+    got = []
+    b.on("x", got.append)
+    a.emit("x", 1)
+    a.emit("x", 2)
+    wait_for(lambda: len(got) == 2)
+
+
+def test_once_may_register_itself_again(pair):
+    a, b = pair
+    got = []
+
+    def again(ev):
+        got.append(ev.args[0])
+        if len(got) < 3:
+            b.once("o", again)
+
+    b.once("o", again)
+    for i in range(5):
+        a.emit("o", i)
+    wait_for(lambda: len(got) == 3)
+    time.sleep(0.2)
+    assert got == [0, 1, 2] and b.listener_count("o") == 0
+
+
+def test_datetimes_are_exact_to_the_millisecond_far_from_1970(pair):
+    import datetime
+
+    a, b = pair
+    sub = b.subscribe("d")
+    utc = datetime.timezone.utc
+    sent = [datetime.datetime(5000, 6, 1, 12, 0, 0, 999999, tzinfo=utc), datetime.datetime.max, datetime.datetime(1, 1, 1, tzinfo=utc), datetime.datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=utc)]
+    a.emit("d", *sent)
+    got = sub.get(timeout=10).args
+    want = [d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=utc) for d in sent]
+    assert got == want
+
+
+def test_a_self_referential_code_scope_is_refused_not_a_crash():
+    bson = pytest.importorskip("bson")
+    code = bson.Code("f()", {})
+    code.scope["me"] = code
+    with eventcast.Eventcast(**random_net()) as ec:
+        with pytest.raises(ValueError, match="64 levels"):
+            ec.emit("c", code)

@@ -68,3 +68,18 @@ def test_encrypted_both_ways_with_the_cli(net):
         ec.emit("from-python", "unheard")
         _, none = lines_of(deaf)
         assert none == []
+
+
+def test_values_beyond_python_types_arrive_as_bson_types_and_the_rest_arrives(net):
+    bson = pytest.importorskip("bson", reason="the bson package (pymongo) is not installed")
+    errors = []
+    with eventcast.Eventcast(**net, on_error=lambda err, ev: errors.append(err)) as ec:
+        sub = ec.subscribe("**")
+        # another engine's regex syntax, a date past year 9999, then a plain value
+        for arg in ['{"$regularExpression": {"pattern": "(?<y>\\\\d+)", "options": "i"}}', '{"$date": {"$numberLong": "999999999999999"}}', '"fine"']:
+            subprocess.run([CLI, "emit", *net_args(net), "--linger", "0.2", "e", arg], check=True)
+        regex, date, fine = (sub.get(timeout=10).args[0] for _ in range(3))
+        assert isinstance(regex, bson.Regex) and regex.pattern == "(?<y>\\d+)", regex
+        assert isinstance(date, bson.DatetimeMS) and int(date) == 999999999999999
+        assert fine == "fine"
+        assert errors == [] and ec.stats()["python"]["undecodable"] == 0

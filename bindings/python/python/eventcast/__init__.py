@@ -16,7 +16,7 @@ it is installed (ObjectId, Int64, Timestamp, MinKey, MaxKey, Code, Binary).
 
 from ._instance import Eventcast
 from ._subscription import Event, Loss, Subscription
-from .errors import Backpressure, Error, EventTooLarge, InvalidName, InvalidOption, NetworkError, NotRunning
+from .errors import ArgumentsTooDeep, Backpressure, Ended, Error, EventTooLarge, InvalidName, InvalidOption, NetworkError, NotRunning, Undecodable
 
 __all__ = [
     "Eventcast",
@@ -30,5 +30,8 @@ __all__ = [
     "NotRunning",
     "Backpressure",
     "NetworkError",
+    "ArgumentsTooDeep",
+    "Undecodable",
+    "Ended",
 ]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import _native
-from .errors import Error, NotRunning, call
+from .errors import Error, NotRunning, call, translate
 from ._subscription import Event, Loss, Subscription
 
 log = logging.getLogger("eventcast")
@@ -49,10 +49,15 @@ class Eventcast:
         self._native = call(lambda: _native.Native(port=port, **options))
         self._options = dict(options, port=port)
         self._lock = threading.RLock()
-        self._listeners: List[Tuple[str, Callback, bool]] = []
+        # (pattern, callback, once, token): the token tells registrations apart
+        self._listeners: List[Tuple[str, Callback, bool, object]] = []
+        self._generation = 0
         self._loss_listeners: List[Callable[[Loss], Any]] = []
-        self._subscriptions: List[Subscription] = []
-        self._by_name: Dict[str, List[Tuple[str, Callback, bool]]] = {}
+        # held weakly: a subscription dropped without close() stops receiving
+        self._subscriptions: "weakref.WeakSet[Subscription]" = weakref.WeakSet()
+        self._kept: List[Subscription] = []  # across_restarts ones the caller may not hold
+        self._by_name: Dict[str, List[Tuple[str, Callback, bool, object]]] = {}
+        self.closing = False  # set once stop() stopped the core: full subscriptions no longer wait
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
         self._on_error = on_error
@@ -69,27 +74,39 @@ class Eventcast:
                 return self
             self.address = call(self._native.start)
             self._stopping.clear()
+            self.closing = False
             self._thread = threading.Thread(target=self._deliver, name="eventcast-delivery", daemon=True)
             self._thread.start()
             _live.add(self)
         return self
 
     def stop(self) -> None:
-        """Stops; what was received before is delivered first. Subscriptions then end."""
+        """Stops; what was received before is delivered first. Subscriptions then end
+        (one that is full and not read gets no more: what it could not take is counted,
+        ``stats()["python"]["subscription_dropped"]``). Called from a callback (on the
+        delivery thread), it stops in the background and returns at once: waiting there
+        would wait for itself."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            threading.Thread(target=self.stop, name="eventcast-stop", daemon=True).start()
+            return
+        self._stop(timeout=None)
+
+    def _stop(self, timeout: Optional[float]) -> None:
         with self._lock:
-            if self._thread is None:
-                return
-            call(self._native.stop)
-            self._stopping.set()
             thread, self._thread = self._thread, None
-        if thread is not threading.current_thread():
-            thread.join()
-        for sub in list(self._subscriptions):
-            sub._end()
-        self._subscriptions = [s for s in self._subscriptions if s._across_restarts]
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        if thread is None:
+            return
+        try:
+            call(self._native.stop)
+        finally:
+            self.closing = True
+            self._stopping.set()
+            thread.join(timeout)
+            for sub in list(self._subscriptions):
+                sub._end()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
 
     @property
     def running(self) -> bool:
@@ -133,8 +150,8 @@ class Eventcast:
 
         def add(f: Callback) -> Callback:
             with self._lock:
-                self._listeners.append((pattern, f, False))
-                self._by_name = {}
+                self._listeners = self._listeners + [(pattern, f, False, object())]
+                self._changed()
             return f
 
         return add if fn is None else add(fn)
@@ -145,8 +162,8 @@ class Eventcast:
 
         def add(f: Callback) -> Callback:
             with self._lock:
-                self._listeners.append((pattern, f, True))
-                self._by_name = {}
+                self._listeners = self._listeners + [(pattern, f, True, object())]
+                self._changed()
             return f
 
         return add if fn is None else add(fn)
@@ -156,9 +173,15 @@ class Eventcast:
         returns how many were removed."""
         with self._lock:
             before = len(self._listeners)
-            self._listeners = [(p, f, o) for (p, f, o) in self._listeners if not (p == pattern and (fn is None or f == fn))]
-            self._by_name = {}
+            self._listeners = [e for e in self._listeners if not (e[0] == pattern and (fn is None or e[1] == fn))]
+            self._changed()
             return before - len(self._listeners)
+
+    def _changed(self) -> None:
+        # under self._lock: the name cache starts over, and a lookup that began before
+        # this change does not store its (stale) answer
+        self._generation += 1
+        self._by_name = {}
 
     def listener_count(self, name: str) -> int:
         """How many callbacks an event called ``name`` would reach."""
@@ -182,92 +205,106 @@ class Eventcast:
         call(_native.check_pattern, pattern)
         sub = Subscription(self, pattern, maxsize, across_restarts)
         with self._lock:
-            self._subscriptions.append(sub)
+            self._subscriptions.add(sub)
+            if across_restarts:
+                self._kept.append(sub)
         return sub
 
     def losses(self, maxsize: int = 1000) -> Subscription:
         """Loss reports as an iterator, as :meth:`subscribe` gives events."""
         sub = Subscription(self, None, maxsize, False)
         with self._lock:
-            self._subscriptions.append(sub)
+            self._subscriptions.add(sub)
         return sub
 
     def _remove_subscription(self, sub: Subscription) -> None:
         with self._lock:
-            self._subscriptions = [s for s in self._subscriptions if s is not sub]
+            self._subscriptions.discard(sub)
+            self._kept = [s for s in self._kept if s is not sub]
 
     # ---- delivery ----------------------------------------------------------------------
 
-    def _matching(self, name: str) -> List[Tuple[str, Callback, bool]]:
+    def _matching(self, name: str) -> List[Tuple[str, Callback, bool, object]]:
         found = self._by_name.get(name)
         if found is None:
-            found = [entry for entry in self._listeners if _native.pattern_matches(entry[0], name)]
-            if len(self._by_name) >= _NAME_CACHE_MAX:
-                self._by_name = {}
-            self._by_name[name] = found
+            generation, listeners, cache = self._generation, self._listeners, self._by_name
+            found = [entry for entry in listeners if _native.pattern_matches(entry[0], name)]
+            with self._lock:
+                if generation == self._generation:
+                    if len(cache) >= _NAME_CACHE_MAX:
+                        cache.clear()
+                    cache[name] = found
         return found
 
     def _deliver(self) -> None:
         native = self._native
         while True:
-            batch = native.next_batch(_BATCH, 0.05)
+            try:
+                batch = native.next_batch(_BATCH, 0.05)
+            except Exception as err:  # never let the delivery thread die
+                self._report(err, None)
+                continue
             if not batch:
                 if self._stopping.is_set() and not native.pending():
                     return
                 continue
             for item in batch:
-                if item[0] == "event":
-                    self._deliver_event(Event(item[1], item[2], item[3], item[4], item[5]))
-                else:
-                    loss = Loss(item[1], item[2], item[3])
-                    for f in list(self._loss_listeners):
-                        self._call(f, loss, None)
-                    for sub in list(self._subscriptions):
-                        if sub._pattern is None:
-                            sub._put(loss)
+                try:
+                    if item[0] == "event":
+                        self._deliver_event(Event(item[1], item[2], item[3], item[4], item[5]))
+                    else:
+                        loss = Loss(item[1], item[2], item[3])
+                        for f in list(self._loss_listeners):
+                            self._call(f, loss, None)
+                        for sub in list(self._subscriptions):
+                            if sub._pattern is None:
+                                sub._put(loss)
+                except BaseException as err:  # never let the delivery thread die
+                    self._report(err, None)
 
     def _deliver_event(self, ev: Event) -> None:
         if isinstance(ev.args, BaseException):
             self._counters["undecodable"] += 1
-            self._report(ev.args, ev)
+            self._report(translate(ev.args), ev)
             return
-        listeners = self._matching(ev.name)
-        if listeners:
-            once = False
-            for entry in listeners:
-                if entry[2]:
-                    once = True
-                self._call(entry[1], ev, ev)
-            if once:
+        for entry in self._matching(ev.name):
+            if entry[2]:
+                # a once-callback is removed before it is called (it may register again)
                 with self._lock:
-                    self._listeners = [e for e in self._listeners if not (e[2] and e in listeners)]
-                    self._by_name = {}
-        for sub in self._subscriptions:
+                    if not any(e[3] is entry[3] for e in self._listeners):
+                        continue
+                    self._listeners = [e for e in self._listeners if e[3] is not entry[3]]
+                    self._changed()
+            self._call(entry[1], ev, ev)
+        for sub in list(self._subscriptions):
             if sub._pattern is not None and _native.pattern_matches(sub._pattern, ev.name):
                 sub._put(ev)
 
     def _call(self, f: Callable[[Any], Any], arg: Any, ev: Optional[Event]) -> None:
         try:
             f(arg)
-        except Exception as err:  # reported, counted; delivery goes on
+        except BaseException as err:  # reported, counted; delivery goes on (even SystemExit)
             self._counters["callback_errors"] += 1
             self._report(err, ev)
 
     def _report(self, err: BaseException, ev: Optional[Event]) -> None:
+        if isinstance(ev.args if ev else None, BaseException) and ev is not None:
+            err = translate(ev.args)
         if self._on_error is not None:
             try:
                 self._on_error(err, ev)  # type: ignore[arg-type]
                 return
-            except Exception:
+            except BaseException:
                 log.exception("eventcast: the on_error callback raised")
-        log.error("eventcast: a callback raised on %r", ev.name if ev else "a loss report", exc_info=err)
+        what = "an event that cannot be decoded" if isinstance(err, Error) and err.code == "EC_UNDECODABLE" else "a callback raised"
+        log.error("eventcast: %s on %r", what, ev.name if ev else "a loss report", exc_info=err)
 
     # ---- counters ----------------------------------------------------------------------
 
     def stats(self) -> Dict[str, Any]:
         """Every counter: the core's, and this package's under ``"python"``."""
         s: Dict[str, Any] = json.loads(call(self._native.stats_json))
-        s["python"] = dict(self._counters)
+        s["python"] = dict(self._counters, subscription_dropped=sum(sub.dropped for sub in list(self._subscriptions)))
         return s
 
     def __repr__(self) -> str:
@@ -276,10 +313,11 @@ class Eventcast:
 
 
 def _stop_all_at_exit() -> None:
+    # bounded: an exiting interpreter never waits on a reader that is gone
     for ec in list(_live):
         try:
-            ec.stop()
-        except Error:
+            ec._stop(timeout=5.0)
+        except Exception:
             pass
 
 

@@ -8,6 +8,8 @@ import collections
 import threading
 from typing import TYPE_CHECKING, Any, Deque, List, NamedTuple, Optional, Tuple, Union
 
+from .errors import Ended
+
 if TYPE_CHECKING:
     from ._instance import Eventcast
 
@@ -54,11 +56,17 @@ class Subscription:
         self._ended = False
         self._closed = False
         self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]] = []
+        #: items not taken because the instance stopped while this was full and unread
+        self.dropped = 0
 
     # the delivery thread's side
     def _put(self, item: Any) -> None:
         while not self._slots.acquire(timeout=0.1):
             if self._closed:
+                return
+            if self._ec.closing:
+                # the instance stopped and nobody reads: counted, not waited for
+                self.dropped += 1
                 return
         with self._cv:
             if self._closed:
@@ -66,18 +74,16 @@ class Subscription:
             self._items.append(item)
             self._cv.notify()
             waiters, self._waiters = self._waiters, []
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_wake, fut)
+        _wake_all(waiters)
 
     def _end(self) -> None:
-        if self._across_restarts:
+        if self._across_restarts and not self._closed:
             return
         with self._cv:
             self._ended = True
             self._cv.notify_all()
             waiters, self._waiters = self._waiters, []
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_wake, fut)
+        _wake_all(waiters)
 
     def _pop(self) -> Any:
         with self._cv:
@@ -106,14 +112,15 @@ class Subscription:
                     self._cv.wait(0.1)
 
     def get(self, timeout: Optional[float] = None) -> Any:
-        """The next item, waiting at most ``timeout`` seconds (``TimeoutError`` after)."""
+        """The next item, waiting at most ``timeout`` seconds (``TimeoutError`` after;
+        :class:`eventcast.Ended` once the subscription ended)."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             item = self._pop()
             if item is _END:
-                raise StopIteration
+                raise Ended("the subscription ended (the instance stopped, or it was closed)")
             if item is not None:
                 return item
             left = None if deadline is None else deadline - time.monotonic()
@@ -139,7 +146,11 @@ class Subscription:
                 if self._items or self._ended or self._closed:
                     continue
                 self._waiters.append((loop, fut))
-            await fut
+            try:
+                await fut
+            finally:
+                with self._cv:
+                    self._waiters = [w for w in self._waiters if w[1] is not fut]
 
     def close(self) -> None:
         """Unsubscribes; iteration ends."""
@@ -152,8 +163,7 @@ class Subscription:
             self._ended = True
             self._cv.notify_all()
             waiters, self._waiters = self._waiters, []
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_wake, fut)
+        _wake_all(waiters)
 
     def __enter__(self) -> "Subscription":
         return self
@@ -165,3 +175,11 @@ class Subscription:
 def _wake(fut: "asyncio.Future[None]") -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _wake_all(waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]]) -> None:
+    for loop, fut in waiters:
+        try:
+            loop.call_soon_threadsafe(_wake, fut)
+        except RuntimeError:
+            pass  # that event loop is closed: nobody waits there any more

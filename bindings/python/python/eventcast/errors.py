@@ -49,6 +49,25 @@ class Backpressure(Error, RuntimeError):
     code = "EC_BACKPRESSURE"
 
 
+class ArgumentsTooDeep(Error, ValueError):
+    """Arguments nest more than 64 levels deep."""
+
+    code = "EC_ARGUMENTS_TOO_DEEP"
+
+
+class Undecodable(Error, ValueError):
+    """A received event whose arguments cannot become Python values (reported to
+    ``on_error`` or logged, counted, never delivered half-read)."""
+
+    code = "EC_UNDECODABLE"
+
+
+class Ended(Error, LookupError):
+    """The subscription ended: the instance stopped, or it was closed."""
+
+    code = "EC_ENDED"
+
+
 class NetworkError(Error, OSError):
     """A socket operation failed."""
 
@@ -60,7 +79,8 @@ _CLASSES = {
     "EC_INVALID_NAME": InvalidName,
     "EC_INVALID_PATTERN": InvalidName,
     "EC_EVENT_TOO_LARGE": EventTooLarge,
-    "EC_ARGUMENTS_TOO_DEEP": InvalidOption,
+    "EC_ARGUMENTS_TOO_DEEP": ArgumentsTooDeep,
+    "EC_UNDECODABLE": Undecodable,
     "EC_NOT_RUNNING": NotRunning,
     "EC_BACKPRESSURE": Backpressure,
     "EC_IO": NetworkError,
@@ -74,10 +94,7 @@ def translate(err: BaseException) -> BaseException:
     if not m:
         return err
     code, message = m.group(1), m.group(2)
-    cls = _CLASSES.get(code, Error)
-    if code == "EC_ARGUMENTS_TOO_DEEP":
-        cls = type("ArgumentsTooDeep", (Error, ValueError), {"code": code})
-    return cls(message, code)
+    return _CLASSES.get(code, Error)(message, code)
 
 
 def call(fn: Callable[..., T], *args: object) -> T:
