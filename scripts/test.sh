@@ -45,6 +45,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
     fi
     if [ -n "$py_ok" ]; then
         unshare --net bash -c 'ip link set lo up && target/pyenv/bin/python -m pytest -q bindings/python/tests'
+        unshare --net bash tests/netns/python.sh
     fi
     unshare --net bash tests/netns/run.sh
     unshare --net bash tests/netns/lossy.sh

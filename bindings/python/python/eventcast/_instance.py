@@ -56,6 +56,7 @@ class Eventcast:
         # held weakly: a subscription dropped without close() stops receiving
         self._subscriptions: "weakref.WeakSet[Subscription]" = weakref.WeakSet()
         self._kept: List[Subscription] = []  # across_restarts ones the caller may not hold
+        self._sub_refs: Tuple["weakref.ref[Subscription]", ...] = ()  # what delivery walks
         self._by_name: Dict[str, List[Tuple[str, Callback, bool, object]]] = {}
         self.closing = False  # set once stop() stopped the core: full subscriptions no longer wait
         self._thread: Optional[threading.Thread] = None
@@ -208,6 +209,7 @@ class Eventcast:
             self._subscriptions.add(sub)
             if across_restarts:
                 self._kept.append(sub)
+            self._refresh_subs()
         return sub
 
     def losses(self, maxsize: int = 1000) -> Subscription:
@@ -215,12 +217,27 @@ class Eventcast:
         sub = Subscription(self, None, maxsize, False)
         with self._lock:
             self._subscriptions.add(sub)
+            self._refresh_subs()
         return sub
 
     def _remove_subscription(self, sub: Subscription) -> None:
         with self._lock:
             self._subscriptions.discard(sub)
             self._kept = [s for s in self._kept if s is not sub]
+            self._refresh_subs()
+
+    def _refresh_subs(self) -> None:
+        # a snapshot of weak references, replaced (never mutated) when subscriptions come
+        # and go, so that delivery walks it without a lock or a copy per event
+        me = weakref.ref(self)
+
+        def gone(_: object) -> None:
+            ec = me()
+            if ec is not None:
+                with ec._lock:
+                    ec._sub_refs = tuple(r for r in ec._sub_refs if r() is not None)
+
+        self._sub_refs = tuple(weakref.ref(sub, gone) for sub in self._subscriptions)
 
     # ---- delivery ----------------------------------------------------------------------
 
@@ -256,8 +273,9 @@ class Eventcast:
                         loss = Loss(item[1], item[2], item[3])
                         for f in list(self._loss_listeners):
                             self._call(f, loss, None)
-                        for sub in list(self._subscriptions):
-                            if sub._pattern is None:
+                        for ref in self._sub_refs:
+                            sub = ref()
+                            if sub is not None and sub._pattern is None:
                                 sub._put(loss)
                 except BaseException as err:  # never let the delivery thread die
                     self._report(err, None)
@@ -276,8 +294,9 @@ class Eventcast:
                     self._listeners = [e for e in self._listeners if e[3] is not entry[3]]
                     self._changed()
             self._call(entry[1], ev, ev)
-        for sub in list(self._subscriptions):
-            if sub._pattern is not None and _native.pattern_matches(sub._pattern, ev.name):
+        for ref in self._sub_refs:
+            sub = ref()
+            if sub is not None and sub._pattern is not None and _native.pattern_matches(sub._pattern, ev.name):
                 sub._put(ev)
 
     def _call(self, f: Callable[[Any], Any], arg: Any, ev: Optional[Event]) -> None:
