@@ -41,11 +41,11 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
     export EVENTCAST_BIN=$PWD/target/checked/eventcast
     if [ -n "$node_ok" ]; then
         unshare --net bash -c 'ip link set lo up && cd bindings/node && CARGO_NET_OFFLINE=true npm test'
-        unshare --net bash tests/netns/node.sh
+        unshare --net bash tests/netns/bindings.sh node
     fi
     if [ -n "$py_ok" ]; then
         unshare --net bash -c 'ip link set lo up && target/pyenv/bin/python -m pytest -q bindings/python/tests'
-        unshare --net bash tests/netns/python.sh
+        unshare --net bash tests/netns/bindings.sh python
     fi
     unshare --net bash tests/netns/run.sh
     unshare --net bash tests/netns/lossy.sh

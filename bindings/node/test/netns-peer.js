@@ -1,8 +1,9 @@
 'use strict'
-// One Node process of the namespace suite (tests/netns/node.sh), on a host of its own:
+// One Node process of the namespace suite (tests/netns/bindings.sh node), on a host of its own:
 //   node netns-peer.js listen IFACE PORT COUNT [PASSPHRASE]
 //     prints each event as a JSON line ({event, args, sender, from}, binary as hex,
-//     BigInt as a string), "listening" on stderr once started; exits 0 after COUNT events.
+//     BigInt as a number within 2^53), "listening" on stderr once started; exits 0
+//     after COUNT events.
 //   node netns-peer.js emit IFACE PORT N [PASSPHRASE]
 //     sends N numbered events, a 150 KB event and "done", waits for them to go out, and
 //     stays a moment to answer repair requests.
@@ -16,7 +17,8 @@ const ec = Eventcast({
   ...(passphrase ? { encrypt: { key: passphrase } } : {}),
 })
 
-const show = (v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v)
+// BigInts within 2^53 print as JSON numbers, binary as hex: the same lines as the Python peer's
+const show = (v) => (typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v)
 
 async function main() {
   if (mode === 'listen') {

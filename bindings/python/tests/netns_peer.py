@@ -1,4 +1,4 @@
-"""One Python process of the namespace suite (tests/netns/python.sh), on a host of its own:
+"""One Python process of the namespace suite (tests/netns/bindings.sh python), on a host of its own:
 
     python netns_peer.py listen IFACE PORT COUNT [PASSPHRASE]   # JSON lines, "listening" on stderr
     python netns_peer.py emit IFACE PORT N [PASSPHRASE]         # N events, a 150 KB one, "done"
