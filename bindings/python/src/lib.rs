@@ -236,11 +236,35 @@ impl Native {
     }
 
     /// Sends `name` with the arguments in `args` (a tuple), waiting for room if needed (the
-    /// GIL released), then this instance's listeners get it too.
-    fn emit(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = args.iter().map(|a| convert::to_bson(&a)).collect::<PyResult<Vec<_>>>()?;
+    /// GIL released). With `local`, this instance's own callbacks get the event too (the
+    /// package says whether any would): it goes straight into the delivery queue, with no
+    /// wait for another thread.
+    fn emit(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>, local: bool) -> PyResult<()> {
+        let mut doc = bson::Document::new();
+        for (i, a) in args.iter().enumerate() {
+            doc.insert(i.to_string(), convert::to_bson(&a)?);
+        }
+        let bytes = bson::serialize_to_vec(&doc).map_err(|e| PyValueError::new_err(format!("[EC_ENCODING] {e}")))?;
         let name = name.to_owned();
-        py.detach(|| self.ec.emit_bson(&name, values)).map_err(to_py)
+        let ec = self.ec.as_async();
+        let mode = ec.options().delivery;
+        py.detach(|| {
+            loop {
+                match ec.try_send_raw(&name, &bytes, mode) {
+                    // no room now: the GIL stays released while we wait for some
+                    Err(eventcast::Error::Backpressure) => std::thread::sleep(Duration::from_micros(200)),
+                    other => return other,
+                }
+            }
+        })
+        .map_err(to_py)?;
+        if local {
+            let values: Vec<bson::Bson> = doc.into_iter().map(|(_, v)| v).collect();
+            if let Ok(ev) = eventcast::Event::local(&name, &values) {
+                self.queue.push_local(ev);
+            }
+        }
+        Ok(())
     }
 
     /// Up to `max` received items, waiting at most `timeout` seconds for the first (GIL
@@ -298,6 +322,7 @@ impl Native {
         let mut value = serde_json::to_value(&stats).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         if let Some(map) = value.as_object_mut() {
             map.insert("queue_full_waits".into(), self.queue.full_waits().into());
+            map.insert("local_dropped".into(), self.queue.local_dropped().into());
         }
         Ok(value.to_string())
     }

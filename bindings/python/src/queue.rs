@@ -29,6 +29,7 @@ struct State {
     bytes: usize,
     closed: bool,
     full_waits: u64,
+    local_dropped: u64,
 }
 
 /// The bounded queue between the dispatcher and Python.
@@ -43,7 +44,13 @@ impl Queue {
     /// A queue of at most `max_bytes` (one item larger than that still goes in alone).
     pub fn new(max_bytes: usize) -> Self {
         Queue {
-            state: Mutex::new(State { items: VecDeque::new(), bytes: 0, closed: false, full_waits: 0 }),
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                bytes: 0,
+                closed: false,
+                full_waits: 0,
+                local_dropped: 0,
+            }),
             ready: Condvar::new(),
             room: Condvar::new(),
             max_bytes,
@@ -73,6 +80,31 @@ impl Queue {
         s.items.push_back(item);
         drop(s);
         self.ready.notify_one();
+    }
+
+    /// Appends this instance's own event (the local copy of an `emit`) without waiting:
+    /// the emitter may be the delivery thread itself. Past twice the bound it is dropped
+    /// and counted instead (the callbacks are that far behind).
+    pub fn push_local(&self, ev: Event) {
+        let item = Item::Event(ev);
+        let cost = item.cost();
+        let mut s = self.lock();
+        if s.closed {
+            return;
+        }
+        if !s.items.is_empty() && s.bytes + cost > 2 * self.max_bytes {
+            s.local_dropped += 1;
+            return;
+        }
+        s.bytes += cost;
+        s.items.push_back(item);
+        drop(s);
+        self.ready.notify_one();
+    }
+
+    /// Own events dropped because the queue was twice full.
+    pub fn local_dropped(&self) -> u64 {
+        self.lock().local_dropped
     }
 
     /// Up to `max` items, waiting at most `timeout` for the first.

@@ -64,7 +64,9 @@ def test_event_fields_and_local_delivery(pair):
     ev = theirs[0]
     assert ev.name == "x" and ev.args == ["y"]
     assert len(ev.sender) == 16 and ev.source.startswith("127.0.0.1:")
-    assert mine[0].sender == ev.sender, "an instance's own callbacks get its events too"
+    own = mine[0]
+    assert own.name == "x" and own.args == ["y"], "an instance's own callbacks get its events too"
+    assert own.sender == "0" * 16 and own.source is None, "marked as this instance's own"
 
 
 def test_blocking_subscription_ends_at_stop(net):

@@ -132,7 +132,7 @@ class Eventcast:
         instance's own callbacks. Waits only when the instance cannot take more (the GIL
         is released while it waits). Raises :class:`NotRunning` when stopped, ``TypeError``
         naming a value that cannot be sent."""
-        call(self._native.emit, name, args)
+        call(self._native.emit, name, args, self._wants(name))
 
     async def emit_async(self, name: str, *args: Any) -> None:
         """:meth:`emit` for asyncio: waits for room without blocking the event loop; events
@@ -140,7 +140,8 @@ class Eventcast:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventcast-emit")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, lambda: call(self._native.emit, name, args))
+        local = self._wants(name)
+        await loop.run_in_executor(self._executor, lambda: call(self._native.emit, name, args, local))
 
     # ---- listening ---------------------------------------------------------------------
 
@@ -183,6 +184,12 @@ class Eventcast:
         # this change does not store its (stale) answer
         self._generation += 1
         self._by_name = {}
+
+    def _wants(self, name: str) -> bool:
+        # whether this instance's own callbacks or subscriptions would take `name`
+        if self._matching(name):
+            return True
+        return any(r() is not None and r()._pattern is not None and _native.pattern_matches(r()._pattern, name) for r in self._sub_refs)
 
     def listener_count(self, name: str) -> int:
         """How many callbacks an event called ``name`` would reach."""
