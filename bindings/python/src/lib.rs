@@ -61,25 +61,8 @@ const OPTIONS: [&str; 32] = [
     "retransmit_events",
 ];
 
-fn code(err: &eventcast::Error) -> &'static str {
-    use eventcast::Error as E;
-    match err {
-        E::InvalidOption { .. } => "EC_INVALID_OPTION",
-        E::InvalidName { .. } => "EC_INVALID_NAME",
-        E::InvalidPattern { .. } => "EC_INVALID_PATTERN",
-        E::EventTooLarge { .. } => "EC_EVENT_TOO_LARGE",
-        E::NotRunning => "EC_NOT_RUNNING",
-        E::Backpressure => "EC_BACKPRESSURE",
-        E::AlreadyRunning => "EC_ALREADY_RUNNING",
-        E::ArgumentsTooDeep { .. } => "EC_ARGUMENTS_TOO_DEEP",
-        E::MalformedArguments { .. } => "EC_MALFORMED_ARGUMENTS",
-        E::Io { .. } => "EC_IO",
-        _ => "EC_ENCODING",
-    }
-}
-
 fn to_py(err: eventcast::Error) -> PyErr {
-    let message = format!("[{}] {err}", code(&err));
+    let message = format!("[{}] {err}", err.code());
     match err {
         eventcast::Error::InvalidOption { .. }
         | eventcast::Error::InvalidName { .. }

@@ -117,6 +117,28 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A stable code per kind of error (`EC_NOT_RUNNING`, `EC_BACKPRESSURE`, ...): what the
+    /// language packages put in their errors' `code`.
+    ///
+    /// ```
+    /// assert_eq!(eventcast::Error::NotRunning.code(), "EC_NOT_RUNNING");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidOption { .. } => "EC_INVALID_OPTION",
+            Error::InvalidName { .. } => "EC_INVALID_NAME",
+            Error::InvalidPattern { .. } => "EC_INVALID_PATTERN",
+            Error::EventTooLarge { .. } => "EC_EVENT_TOO_LARGE",
+            Error::NotRunning => "EC_NOT_RUNNING",
+            Error::Backpressure => "EC_BACKPRESSURE",
+            Error::AlreadyRunning => "EC_ALREADY_RUNNING",
+            Error::ArgumentsTooDeep { .. } => "EC_ARGUMENTS_TOO_DEEP",
+            Error::MalformedArguments { .. } => "EC_MALFORMED_ARGUMENTS",
+            Error::Encode(_) | Error::Decode { .. } | Error::NoArgument { .. } => "EC_ENCODING",
+            Error::Io { .. } => "EC_IO",
+        }
+    }
+
     pub(crate) fn invalid(option: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
         Error::InvalidOption { option, value: value.to_string(), allowed: allowed.into() }
     }

@@ -148,23 +148,18 @@ class Eventcast:
     def on(self, pattern: str, fn: Optional[Callback] = None) -> Any:
         """Calls ``fn(event)`` for every event matching ``pattern`` (``"sensor.*"``: one
         segment; ``"**.alert"``: any number). Usable as a decorator: ``@ec.on("x")``."""
-        call(_native.check_pattern, pattern)
-
-        def add(f: Callback) -> Callback:
-            with self._lock:
-                self._listeners = self._listeners + [(pattern, f, False, object())]
-                self._changed()
-            return f
-
-        return add if fn is None else add(fn)
+        return self._add(pattern, fn, once=False)
 
     def once(self, pattern: str, fn: Optional[Callback] = None) -> Any:
         """As :meth:`on`, for the next matching event only."""
+        return self._add(pattern, fn, once=True)
+
+    def _add(self, pattern: str, fn: Optional[Callback], once: bool) -> Any:
         call(_native.check_pattern, pattern)
 
         def add(f: Callback) -> Callback:
             with self._lock:
-                self._listeners = self._listeners + [(pattern, f, True, object())]
+                self._listeners = self._listeners + [(pattern, f, once, object())]
                 self._changed()
             return f
 

@@ -100,16 +100,10 @@ class Subscription:
         return self
 
     def __next__(self) -> Any:
-        while True:
-            item = self._pop()
-            if item is _END:
-                raise StopIteration
-            if item is not None:
-                return item
-            with self._cv:
-                if not self._items and not self._ended and not self._closed:
-                    # short waits: Ctrl-C (KeyboardInterrupt) gets through
-                    self._cv.wait(0.1)
+        try:
+            return self.get()
+        except Ended:
+            raise StopIteration from None
 
     def get(self, timeout: Optional[float] = None) -> Any:
         """The next item, waiting at most ``timeout`` seconds (``TimeoutError`` after;
