@@ -164,8 +164,18 @@ fn to_bson_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Bson> {
     }
     if value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
         let text: String = value.str()?.extract()?;
+        if let Some(d) = decimal_nan(&text) {
+            return Ok(Bson::Decimal128(d));
+        }
+        if text.contains("NaN") {
+            return Err(PyValueError::new_err(format!(
+                "the Decimal {text} carries a NaN payload, which BSON Decimal128 does not keep; send NaN or sNaN"
+            )));
+        }
         let d: Decimal128 = text.parse().map_err(|_| {
-            PyValueError::new_err(format!("the Decimal {text} does not fit a BSON Decimal128 (34 digits)"))
+            PyValueError::new_err(format!(
+                "the Decimal {text} does not fit a BSON Decimal128 (at most 34 significant digits, exponent -6176 to 6111)"
+            ))
         })?;
         return Ok(Bson::Decimal128(d));
     }
@@ -357,7 +367,10 @@ pub fn to_python<'py>(py: Python<'py>, value: &Bson, longs: Longs) -> PyResult<B
                 },
             }
         }
-        Bson::Decimal128(d) => DECIMAL.import(py, "decimal", "Decimal")?.call1((d.to_string(),))?,
+        Bson::Decimal128(d) => {
+            let text = nan_text(d).map_or_else(|| d.to_string(), str::to_owned);
+            DECIMAL.import(py, "decimal", "Decimal")?.call1((text,))?
+        }
         Bson::ObjectId(oid) => match bson_module(py) {
             Some(m) => m.getattr("ObjectId")?.call1((oid.to_hex(),))?,
             None => PyString::new(py, &oid.to_hex()).into_any(),
@@ -392,4 +405,39 @@ fn document_to_python<'py>(py: Python<'py>, doc: &Document, longs: Longs) -> PyR
         dict.set_item(k, to_python(py, v, longs)?)?;
     }
     Ok(dict)
+}
+
+/// The top byte of a Decimal128 (little-endian): sign bit, then the NaN and signalling bits.
+const DECIMAL_SIGN: u8 = 0x80;
+const DECIMAL_NAN: u8 = 0x7c;
+const DECIMAL_SNAN: u8 = 0x7e;
+
+/// NaN, sNaN and their negative forms as Decimal128 bits (the bson crate's parser reads all
+/// four as plain NaN; a Python Decimal keeps the sign and the signalling flag).
+fn decimal_nan(text: &str) -> Option<Decimal128> {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (DECIMAL_SIGN, rest),
+        None => (0, text),
+    };
+    let top = match rest {
+        "NaN" => DECIMAL_NAN,
+        "sNaN" => DECIMAL_SNAN,
+        _ => return None,
+    };
+    let mut bytes = [0u8; 16];
+    bytes[15] = sign | top;
+    Some(Decimal128::from_bytes(bytes))
+}
+
+/// The text of a NaN Decimal128 with its sign and signalling flag, `None` for a number.
+fn nan_text(d: &Decimal128) -> Option<&'static str> {
+    let top = d.bytes()[15];
+    let negative = top & DECIMAL_SIGN != 0;
+    match (top & DECIMAL_SNAN, negative) {
+        (DECIMAL_SNAN, false) => Some("sNaN"),
+        (DECIMAL_SNAN, true) => Some("-sNaN"),
+        (DECIMAL_NAN, false) => Some("NaN"),
+        (DECIMAL_NAN, true) => Some("-NaN"),
+        _ => None,
+    }
 }

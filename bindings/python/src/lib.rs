@@ -13,8 +13,9 @@
 
 mod convert;
 mod queue;
+mod strings;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -84,6 +85,7 @@ struct Native {
     ec: eventcast::blocking::Eventcast,
     queue: Arc<Queue>,
     longs: convert::Longs,
+    strings: Mutex<strings::Strings>,
 }
 
 #[pymethods]
@@ -194,7 +196,7 @@ impl Native {
         ec.on_any(move |ev| events.push(Item::Event(ev.clone())));
         let losses = queue.clone();
         ec.on_loss(move |loss| losses.push(Item::Loss(*loss)));
-        Ok(Native { ec, queue, longs })
+        Ok(Native { ec, queue, longs, strings: Mutex::default() })
     }
 
     /// Starts; returns the socket's local address.
@@ -227,7 +229,7 @@ impl Native {
         for (i, a) in args.iter().enumerate() {
             doc.insert(i.to_string(), convert::to_bson(&a)?);
         }
-        let bytes = bson::serialize_to_vec(&doc).map_err(|e| PyValueError::new_err(format!("[EC_ENCODING] {e}")))?;
+        let bytes = doc.to_vec().map_err(|e| PyValueError::new_err(format!("[EC_ENCODING] {e}")))?;
         let name = name.to_owned();
         let ec = self.ec.as_async();
         let mode = ec.options().delivery;
@@ -251,12 +253,14 @@ impl Native {
     }
 
     /// Up to `max` received items, waiting at most `timeout` seconds for the first (GIL
-    /// released): `("event", name, args, sender, source, seq)` or
-    /// `("loss", sender, first, last)` tuples.
+    /// released): `(name, args, sender, source, seq, size)` for an event (the fields of
+    /// `eventcast.Event`, in order, then its encoded size in bytes), `(sender, first,
+    /// last)` for a loss report.
     fn next_batch<'py>(&self, py: Python<'py>, max: usize, timeout: f64) -> PyResult<Bound<'py, PyList>> {
         let queue = self.queue.clone();
         let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
         let items = py.detach(move || queue.take(max.max(1), timeout));
+        let mut strings = self.strings.lock().unwrap_or_else(|p| p.into_inner());
         let out = PyList::empty(py);
         for item in items {
             match item {
@@ -265,15 +269,7 @@ impl Native {
                     // cannot compile, a date beyond year 9999, ...) is handed over with the
                     // exception as its arguments: reported and counted, and the rest of
                     // the batch goes on.
-                    let converted =
-                        ev.args_bson().map_err(|e| PyValueError::new_err(e.to_string())).and_then(|values| {
-                            let list = PyList::empty(py);
-                            for v in &values {
-                                list.append(convert::to_python(py, v, self.longs)?)?;
-                            }
-                            Ok(list.into_any())
-                        });
-                    let args = match converted {
+                    let args = match self.args(py, &ev) {
                         Ok(list) => list,
                         Err(e) => PyValueError::new_err(format!(
                             "[EC_UNDECODABLE] arguments of event {:?} from {} cannot become Python values: {e}",
@@ -284,11 +280,12 @@ impl Native {
                         .into_bound(py)
                         .into_any(),
                     };
-                    let tuple =
-                        ("event", ev.name(), args, ev.sender().to_string(), ev.from().map(|a| a.to_string()), ev.seq());
-                    out.append(tuple)?;
+                    let name = strings.name(py, ev.name());
+                    let sender = strings.sender(py, ev.sender());
+                    let source = ev.from().map(|a| strings.source(py, a));
+                    out.append((name, args, sender, source, ev.seq(), ev.encoded_len()))?;
                 }
-                Item::Loss(loss) => out.append(("loss", loss.sender.to_string(), loss.first, loss.last))?,
+                Item::Loss(loss) => out.append((strings.sender(py, loss.sender), loss.first, loss.last))?,
             }
         }
         Ok(out)
@@ -306,6 +303,8 @@ impl Native {
         if let Some(map) = value.as_object_mut() {
             map.insert("queue_full_waits".into(), self.queue.full_waits().into());
             map.insert("local_dropped".into(), self.queue.local_dropped().into());
+            let resets = self.strings.lock().unwrap_or_else(|p| p.into_inner()).resets;
+            map.insert("string_cache_resets".into(), resets.into());
         }
         Ok(value.to_string())
     }
@@ -313,6 +312,18 @@ impl Native {
     /// Stops delivering for good (the object is going away).
     fn close(&self) {
         self.queue.close();
+    }
+}
+
+impl Native {
+    /// The arguments of `ev` as a Python list.
+    fn args<'py>(&self, py: Python<'py>, ev: &eventcast::Event) -> PyResult<Bound<'py, PyAny>> {
+        let values = ev.args_bson().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let list = PyList::empty(py);
+        for v in &values {
+            list.append(convert::to_python(py, v, self.longs)?)?;
+        }
+        Ok(list.into_any())
     }
 }
 

@@ -78,8 +78,12 @@ impl Queue {
         }
         s.bytes += cost;
         s.items.push_back(item);
+        let was_empty = s.items.len() == 1;
         drop(s);
-        self.ready.notify_one();
+        // the taker waits only on an empty queue: one wake-up per batch, not per event
+        if was_empty {
+            self.ready.notify_one();
+        }
     }
 
     /// Appends this instance's own event (the local copy of an `emit`) without waiting:
@@ -98,8 +102,11 @@ impl Queue {
         }
         s.bytes += cost;
         s.items.push_back(item);
+        let was_empty = s.items.len() == 1;
         drop(s);
-        self.ready.notify_one();
+        if was_empty {
+            self.ready.notify_one();
+        }
     }
 
     /// Own events dropped because the queue was twice full.

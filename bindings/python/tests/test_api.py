@@ -250,3 +250,28 @@ def test_a_self_referential_code_scope_is_refused_not_a_crash():
     with eventcast.Eventcast(**random_net()) as ec:
         with pytest.raises(ValueError, match="64 levels"):
             ec.emit("c", code)
+
+
+def test_a_subscription_is_bounded_in_bytes_and_loses_nothing(pair):
+    a, b = pair
+    sub = b.subscribe("big", max_bytes=4000)  # about ten of these events
+    for i in range(40):
+        a.emit("big", i, b"\x01" * 300)
+    wait_for(lambda: b.stats()["python"]["subscription_full_waits"] >= 1)
+    assert sub._bytes <= 4000
+    got = [sub.get(timeout=5).args[0] for _ in range(40)]
+    assert got == list(range(40))
+    with pytest.raises(ValueError, match="max_bytes"):
+        b.subscribe("x", max_bytes=0)
+
+
+def test_more_event_names_than_the_name_cache_holds(pair):
+    # a peer inventing names cannot grow the cache of Python strings: it starts over
+    a, b = pair
+    names = []
+    b.on("n.*", lambda ev: names.append(ev.name))
+    for i in range(5000):
+        a.emit(f"n.{i}", i)
+    wait_for(lambda: len(names) == 5000, timeout=20)
+    assert names == [f"n.{i}" for i in range(5000)]
+    assert b.stats()["string_cache_resets"] >= 1

@@ -112,3 +112,17 @@ def test_150_kb_event_and_order(pair):
     first = sub.get(timeout=10)
     assert first.name == "big" and first.args == [big, b"\x07" * 50_000]
     assert [sub.get(timeout=10).args[0] for _ in range(2000)] == list(range(2000))
+
+
+def test_decimals_at_the_edges_of_decimal128(pair):
+    a, b = pair
+    sub = b.subscribe("dec")
+    edge = ["sNaN", "-sNaN", "NaN", "-NaN", "Infinity", "-Infinity", "-0", "0E-6176", "1E+6111",
+            "9999999999999999999999999999999999E+6111", "1234567890123456789012345678901234", "-1E-6176"]
+    a.emit("dec", *[decimal.Decimal(t) for t in edge])
+    got = sub.get(timeout=10).args
+    # compared as text: NaNs are never equal, and the text keeps sign, signalling and exponent
+    assert [str(d) for d in got] == [str(decimal.Decimal(t)) for t in edge]
+    for bad, why in (("1." + "1" * 40, "34 significant digits"), ("1E-6177", "exponent"), ("NaN12", "payload")):
+        with pytest.raises(ValueError, match=why):
+            a.emit("dec", decimal.Decimal(bad))

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use bson::{Bson, Document, RawDocument};
+use bson::{Bson, RawDocument};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -144,8 +144,13 @@ impl Event {
 
     /// The arguments as BSON values, in order.
     pub fn args_bson(&self) -> Result<Vec<Bson>> {
-        let doc = Document::try_from(self.raw_args()?).map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
-        Ok(doc.into_iter().map(|(_, v)| v).collect())
+        // element by element from the raw bytes: no intermediate Document (keys, map)
+        let mut out = Vec::new();
+        for element in self.raw_args()? {
+            let (_, value) = element.map_err(|e| self.decode_error::<Vec<Bson>>(e))?;
+            out.push(Bson::try_from(value).map_err(|e| self.decode_error::<Vec<Bson>>(e))?);
+        }
+        Ok(out)
     }
 
     /// The arguments as a Rust type: the inverse of [`Eventcast::emit`](crate::Eventcast::emit),

@@ -26,6 +26,7 @@ Callback = Callable[[Event], Any]
 _NAME_CACHE_MAX = 4096
 _BATCH = 1024
 _live: "weakref.WeakSet[Eventcast]" = weakref.WeakSet()
+_new_tuple = tuple.__new__  # an Event or Loss from the tuple the addon built, in C
 
 
 class Eventcast:
@@ -132,7 +133,15 @@ class Eventcast:
         instance's own callbacks. Waits only when the instance cannot take more (the GIL
         is released while it waits). Raises :class:`NotRunning` when stopped, ``TypeError``
         naming a value that cannot be sent."""
-        call(self._native.emit, name, args, self._wants(name))
+        entries = self._by_name.get(name)  # the cached answer of _wants, when it is one
+        local = bool(entries) if entries is not None and not self._sub_refs else self._wants(name)
+        try:
+            self._native.emit(name, args, local)
+        except (ValueError, RuntimeError, TypeError) as err:
+            translated = translate(err)
+            if translated is err:
+                raise
+            raise translated from None
 
     async def emit_async(self, name: str, *args: Any) -> None:
         """:meth:`emit` for asyncio: waits for room without blocking the event loop; events
@@ -200,13 +209,13 @@ class Eventcast:
 
         return add if fn is None else add(fn)
 
-    def subscribe(self, pattern: str = "**", maxsize: int = 10_000, across_restarts: bool = False) -> Subscription:
+    def subscribe(self, pattern: str = "**", maxsize: int = 10_000, across_restarts: bool = False, max_bytes: int = 8 << 20) -> Subscription:
         """The events matching ``pattern`` as an iterator (``for ev in sub``) and an async
-        iterator (``async for ev in sub``). It holds at most ``maxsize`` events: when full,
-        delivery waits for the reader (and the senders are slowed), nothing is dropped.
+        iterator (``async for ev in sub``). It holds at most ``maxsize`` events and
+        ``max_bytes`` of them encoded (one larger event goes in alone): when full, delivery waits for the reader (and the senders are slowed), nothing is dropped.
         It ends when the instance stops, after what was received before."""
         call(_native.check_pattern, pattern)
-        sub = Subscription(self, pattern, maxsize, across_restarts)
+        sub = Subscription(self, pattern, maxsize, across_restarts, max_bytes)
         with self._lock:
             self._subscriptions.add(sub)
             if across_restarts:
@@ -257,6 +266,7 @@ class Eventcast:
 
     def _deliver(self) -> None:
         native = self._native
+        new_event = _new_tuple
         while True:
             try:
                 batch = native.next_batch(_BATCH, 0.05)
@@ -269,10 +279,27 @@ class Eventcast:
                 continue
             for item in batch:
                 try:
-                    if item[0] == "event":
-                        self._deliver_event(Event(item[1], item[2], item[3], item[4], item[5]))
+                    if len(item) == 6:
+                        ev = new_event(Event, item[:5])
+                        if ev.args.__class__ is not list:  # arguments Python cannot hold
+                            self._counters["undecodable"] += 1
+                            self._report(translate(ev.args), ev)
+                            continue
+                        entries = self._by_name.get(ev.name)
+                        if entries is None:
+                            entries = self._matching(ev.name)
+                        for entry in entries:
+                            if entry[2] and not self._take_once(entry):
+                                continue
+                            try:
+                                entry[1](ev)
+                            except BaseException as err:  # reported, counted; delivery goes on
+                                self._counters["callback_errors"] += 1
+                                self._report(err, ev)
+                        if self._sub_refs:
+                            self._feed_subscriptions(ev, item[5])
                     else:
-                        loss = Loss(item[1], item[2], item[3])
+                        loss = _new_tuple(Loss, item)
                         for f in list(self._loss_listeners):
                             self._call(f, loss, None)
                         for ref in self._sub_refs:
@@ -282,24 +309,21 @@ class Eventcast:
                 except BaseException as err:  # never let the delivery thread die
                     self._report(err, None)
 
-    def _deliver_event(self, ev: Event) -> None:
-        if isinstance(ev.args, BaseException):
-            self._counters["undecodable"] += 1
-            self._report(translate(ev.args), ev)
-            return
-        for entry in self._matching(ev.name):
-            if entry[2]:
-                # a once-callback is removed before it is called (it may register again)
-                with self._lock:
-                    if not any(e[3] is entry[3] for e in self._listeners):
-                        continue
-                    self._listeners = [e for e in self._listeners if e[3] is not entry[3]]
-                    self._changed()
-            self._call(entry[1], ev, ev)
+    def _take_once(self, entry: Tuple[str, Callback, bool, object]) -> bool:
+        # a once-callback is removed before it is called (it may register again); False
+        # when it is already gone
+        with self._lock:
+            if not any(e[3] is entry[3] for e in self._listeners):
+                return False
+            self._listeners = [e for e in self._listeners if e[3] is not entry[3]]
+            self._changed()
+            return True
+
+    def _feed_subscriptions(self, ev: Event, size: int) -> None:
         for ref in self._sub_refs:
             sub = ref()
             if sub is not None and sub._pattern is not None and _native.pattern_matches(sub._pattern, ev.name):
-                sub._put(ev)
+                sub._put(ev, size)
 
     def _call(self, f: Callable[[Any], Any], arg: Any, ev: Optional[Event]) -> None:
         try:
@@ -325,7 +349,12 @@ class Eventcast:
     def stats(self) -> Dict[str, Any]:
         """Every counter: the core's, and this package's under ``"python"``."""
         s: Dict[str, Any] = json.loads(call(self._native.stats_json))
-        s["python"] = dict(self._counters, subscription_dropped=sum(sub.dropped for sub in list(self._subscriptions)))
+        subs = list(self._subscriptions)
+        s["python"] = dict(
+            self._counters,
+            subscription_dropped=sum(sub.dropped for sub in subs),
+            subscription_full_waits=sum(sub.full_waits for sub in subs),
+        )
         return s
 
     def __repr__(self) -> str:

@@ -44,34 +44,48 @@ class Subscription:
     """What :meth:`Eventcast.subscribe` returns: iterate it (``for``, ``async for``);
     ``close()`` (or leaving a ``with`` block) unsubscribes."""
 
-    def __init__(self, ec: "Eventcast", pattern: Optional[str], maxsize: int, across_restarts: bool) -> None:
+    def __init__(self, ec: "Eventcast", pattern: Optional[str], maxsize: int, across_restarts: bool, max_bytes: int = 8 << 20) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, not {maxsize}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
         self._ec = ec
         self._pattern = pattern
         self._across_restarts = across_restarts
-        self._items: Deque[Any] = collections.deque()
-        self._cv = threading.Condition()
-        self._slots = threading.Semaphore(maxsize)
+        self._maxsize = maxsize
+        self._max_bytes = max_bytes
+        self._bytes = 0  # the encoded size of what it holds
+        self._items: Deque[Tuple[Any, int]] = collections.deque()
+        self._cv = threading.Condition()  # items to read
+        self._room = threading.Condition(self._cv._lock)  # type: ignore[attr-defined]  # room to put
         self._ended = False
         self._closed = False
         self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]] = []
         #: items not taken because the instance stopped while this was full and unread
         self.dropped = 0
+        #: times the delivery thread waited because this was full (events or bytes)
+        self.full_waits = 0
 
     # the delivery thread's side
-    def _put(self, item: Any) -> None:
-        while not self._slots.acquire(timeout=0.1):
-            if self._closed:
-                return
-            if self._ec.closing:
-                # the instance stopped and nobody reads: counted, not waited for
-                self.dropped += 1
-                return
+    def _put(self, item: Any, cost: int = 64) -> None:
+        # waits while full: at most maxsize items and max_bytes (one larger item goes in alone)
         with self._cv:
+            counted = False
+            while len(self._items) >= self._maxsize or (self._items and self._bytes + cost > self._max_bytes):
+                if self._closed:
+                    return
+                if self._ec.closing:
+                    # the instance stopped and nobody reads: counted, not waited for
+                    self.dropped += 1
+                    return
+                if not counted:
+                    self.full_waits += 1
+                    counted = True
+                self._room.wait(0.1)
             if self._closed:
                 return
-            self._items.append(item)
+            self._items.append((item, cost))
+            self._bytes += cost
             self._cv.notify()
             waiters, self._waiters = self._waiters, []
         _wake_all(waiters)
@@ -82,14 +96,16 @@ class Subscription:
         with self._cv:
             self._ended = True
             self._cv.notify_all()
+            self._room.notify_all()
             waiters, self._waiters = self._waiters, []
         _wake_all(waiters)
 
     def _pop(self) -> Any:
         with self._cv:
             if self._items:
-                item = self._items.popleft()
-                self._slots.release()
+                item, cost = self._items.popleft()
+                self._bytes -= cost
+                self._room.notify()
                 return item
             if self._ended or self._closed:
                 return _END
@@ -156,6 +172,7 @@ class Subscription:
         with self._cv:
             self._ended = True
             self._cv.notify_all()
+            self._room.notify_all()
             waiters, self._waiters = self._waiters, []
         _wake_all(waiters)
 
