@@ -3,13 +3,16 @@
 mod bench;
 mod console;
 mod demo;
+mod doctor;
 mod emit;
 mod gateway;
 mod json;
 mod listen;
 mod metrics;
 mod net;
+mod record;
 mod shutdown;
+mod spy;
 mod transport;
 
 use std::process::ExitCode;
@@ -86,6 +89,19 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Send an event
     Emit(emit::EmitArgs),
+    /// A live table of the event space: one row per event name with rates, sizes,
+    /// senders and losses (full-screen; --json for scripts)
+    Spy(spy::SpyArgs),
+    /// Record received events to an MCAP file (one channel per event name, BSON kept byte
+    /// for byte)
+    Record(record::RecordArgs),
+    /// Re-emit the events of an MCAP recording with their original timing
+    Replay(record::ReplayArgs),
+    /// Print the events of an MCAP recording as `listen` JSON lines
+    Cat(record::CatArgs),
+    /// Check why events might not arrive: interfaces, routes, firewall, buffers,
+    /// containers, and a self-test (--probe: the path to another host)
+    Doctor(doctor::DoctorArgs),
     /// Start a few instances on loopback and show them exchanging events
     Demo(demo::DemoArgs),
     /// Open a running instance's console (started with --repl), with line editing and history
@@ -121,6 +137,11 @@ fn main() -> ExitCode {
         Command::Stats(args) => console::stats(args),
         Command::Listen(args) => block_on(listen::run(args)),
         Command::Emit(args) => block_on(emit::run(args)),
+        Command::Spy(args) => spy::run(args),
+        Command::Record(args) => block_on(record::record(args)),
+        Command::Replay(args) => record::replay(args),
+        Command::Cat(args) => record::cat(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Bench(args) => block_on(bench::run(args)),
         Command::Gateway(args) => block_on(gateway::run(args)),
