@@ -22,7 +22,8 @@ py_ok=""
 if python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null; then
     rm -rf target/pyenv
     python3 -m venv target/pyenv
-    target/pyenv/bin/pip install -q --disable-pip-version-check ./bindings/python pytest pymongo
+    # mcap: the reader from PyPI that checks `eventcast record`'s files (tests/netns/record.sh)
+    target/pyenv/bin/pip install -q --disable-pip-version-check ./bindings/python pytest pymongo mcap
     py_ok=1
 else
     echo "SKIPPED the Python package's tests: Python >= 3.9 with venv is not installed"
@@ -52,6 +53,9 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
     unshare --net bash tests/netns/security.sh
     unshare --net bash tests/netns/runtime.sh
     unshare --net bash tests/netns/gateway.sh
+    unshare --net bash tests/netns/record.sh     # record / cat / replay, read by PyPI's mcap
+    unshare --net bash tests/netns/spy.sh        # spy --json, and the full-screen view in tmux
+    unshare --net bash tests/netns/doctor.sh     # each broken setup named; --probe between hosts
 else
     echo "not root: running the loopback suites on this host's lo (every test sets 127.0.0.1 explicitly);"
     echo "SKIPPED the namespace suites: they need root for ip netns"

@@ -163,7 +163,8 @@ fn wait_until(due: Instant, stop: &mpsc::Receiver<()>) -> bool {
     }
 }
 
-/// While paused, waits for a key; a step or resume re-anchors the clock at this event.
+/// Takes one key at a time: unpaused, a key only pauses or quits; paused, it waits for
+/// one: a step sends this event, a toggle resumes, both re-anchoring the clock here.
 fn wait_keys(
     keys: &mpsc::Receiver<Key>,
     paused: &mut bool,
@@ -171,32 +172,29 @@ fn wait_keys(
     ev: &Recorded,
     stop: &mpsc::Receiver<()>,
 ) -> Option<Key> {
+    let here = |clock: &Clock| Clock { anchor_wall: Instant::now(), anchor_time: ev.time_ns, rate: clock.rate };
     loop {
-        while let Ok(key) = keys.try_recv() {
-            match key {
-                Key::Quit => return Some(Key::Quit),
-                Key::Toggle => *paused = !*paused,
-                Key::Step => *paused = true,
-            }
-            if !*paused {
-                *clock = Clock { anchor_wall: Instant::now(), anchor_time: ev.time_ns, rate: clock.rate };
-            }
-        }
         if !*paused {
-            return None;
+            match keys.try_recv() {
+                Ok(Key::Quit) => return Some(Key::Quit),
+                Ok(Key::Toggle | Key::Step) => *paused = true,
+                Err(_) => return None,
+            }
+            continue;
         }
         if stop.try_recv().is_ok() {
             return Some(Key::Quit);
         }
         match keys.recv_timeout(Duration::from_millis(100)) {
             Ok(Key::Step) => {
-                *clock = Clock { anchor_wall: Instant::now(), anchor_time: ev.time_ns, rate: clock.rate };
+                *clock = here(clock);
                 return Some(Key::Step);
             }
-            Ok(Key::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => return Some(Key::Quit),
-            Ok(Key::Toggle) => {
+            Ok(Key::Quit) => return Some(Key::Quit),
+            // a resume, or stdin ended: play on from here
+            Ok(Key::Toggle) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 *paused = false;
-                *clock = Clock { anchor_wall: Instant::now(), anchor_time: ev.time_ns, rate: clock.rate };
+                *clock = here(clock);
                 return None;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -224,8 +222,7 @@ fn spawn_keys() -> mpsc::Receiver<Key> {
                 return;
             }
         }
-        // stdin ended: go on unpaused rather than wait forever
-        let _ = tx.send(Key::Toggle);
+        // stdin ended: the receiver sees the channel closed and plays on
     });
     rx
 }
