@@ -127,7 +127,7 @@ pub fn environment(sys: &Sys) -> Check {
             "running in {}: multicast often does not cross to the LAN from here (it works within the container's own network, or with host networking)",
             found.join(", ")
         ),
-        "use host networking (docker run --network host, hostNetwork: true), or unicast peers (--peer host:port) or NATS (--nats URL); see the README's \"transports\"",
+        "use host networking (docker run --network host, hostNetwork: true), or unicast peers (--peer host:port) or NATS (--nats URL); see the README, \"Beyond one LAN\"",
     )
 }
 
