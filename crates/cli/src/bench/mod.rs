@@ -140,7 +140,9 @@ pub async fn run(args: BenchArgs) -> CliResult {
     if args.receivers == 0 || args.receivers > 64 {
         return Err(format!("--receivers {} is out of range; use 1 to 64", args.receivers).into());
     }
-    let report = if args.raw { raw::run(&args).await? } else { run_eventcast(&args).await? };
+    let cpu_start = report::process_cpu();
+    let mut report = if args.raw { raw::run(&args).await? } else { run_eventcast(&args).await? };
+    report.set_cpu(report::process_cpu().saturating_sub(cpu_start));
     eprintln!("{}", report.summary());
     println!("{}", serde_json::to_string(&report)?);
     Ok(if report.lost == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -252,6 +254,7 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
         p50_us: latencies.quantile(0.5),
         p99_us: latencies.quantile(0.99),
         p999_us: latencies.quantile(0.999),
+        cpu_us_per_event: None,
     })
 }
 

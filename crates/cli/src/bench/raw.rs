@@ -166,5 +166,6 @@ pub async fn run(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>>
         p50_us: latencies.quantile(0.5),
         p99_us: latencies.quantile(0.99),
         p999_us: latencies.quantile(0.999),
+        cpu_us_per_event: None,
     })
 }
