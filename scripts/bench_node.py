@@ -15,6 +15,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pair import run_pair  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUST = os.path.join(ROOT, "target", "release", "eventcast")
 NODE = ["node", os.path.join(ROOT, "bindings", "node", "bench", "bench.js")]
@@ -34,24 +37,8 @@ def send_cmd(kind, port, events, rate):
     return NODE + ["send", "--port", str(port), "--events", str(events), "--rate", str(rate)]
 
 
-def cpu_of(proc):
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime
-
-
 def one(sender, receiver, port, events, rate):
-    r = subprocess.Popen(recv_cmd(receiver, port, events, rate), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    time.sleep(0.6)
-    s = subprocess.Popen(send_cmd(sender, port, events, rate), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    send_cpu = cpu_of(s)
-    out = r.stdout.read()
-    recv_cpu = cpu_of(r)
-    report = json.loads(out.decode().strip().splitlines()[-1])
-    delivered = max(report["delivered"], 1)
-    report["send_cpu_us"] = send_cpu * 1e6 / delivered
-    report["recv_cpu_us"] = recv_cpu * 1e6 / delivered
-    return report
+    return run_pair(recv_cmd(receiver, port, events, rate), send_cmd(sender, port, events, rate))
 
 
 def main():

@@ -18,6 +18,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pair import run_pair  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUST = os.path.join(ROOT, "target", "release", "eventcast")
 PYTHON = os.environ.get("PYTHON", os.path.join(ROOT, "target", "pyenv", "bin", "python"))
@@ -45,24 +48,8 @@ def send_cmd(kind, port, events):
     }[kind]
 
 
-def cpu_of(proc):
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime
-
-
 def one(sender, receiver, port, events):
-    r = subprocess.Popen(recv_cmd(receiver, port, events), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    s = subprocess.Popen(send_cmd(sender, port, events), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    send_cpu = cpu_of(s)
-    out = r.stdout.read()
-    recv_cpu = cpu_of(r)
-    report = json.loads(out.decode().strip().splitlines()[-1])
-    delivered = max(report["delivered"], 1)
-    report["send_cpu_us"] = send_cpu * 1e6 / delivered
-    report["recv_cpu_us"] = recv_cpu * 1e6 / delivered
-    return report
+    return run_pair(recv_cmd(receiver, port, events), send_cmd(sender, port, events), settle=1.0)
 
 
 def importable(module):
