@@ -3,6 +3,7 @@ and checks them against what was sent.
 
     python mcap_check.py types FILE       every argument type intact, channels as documented
     python mcap_check.py count FILE N     the file is complete (summary readable) with N events
+    python mcap_check.py hostile FILE     writes a well-formed MCAP file with hostile values
 """
 import datetime
 import decimal
@@ -14,6 +15,34 @@ import bson
 from mcap.reader import make_reader
 
 mode, path = sys.argv[1], sys.argv[2]
+
+if mode == "hostile":
+    # Well-formed MCAP, hostile values: a loss range that ends before it starts and one of
+    # every sequence number, receive times that go backwards, a 2,000-byte event name (the
+    # library allows 1,024), an event channel named like the loss channel, a body that is
+    # not BSON, and arguments that are not a document.
+    from mcap.writer import Writer
+    with open(path, "wb") as f:
+        w = Writer(f)
+        w.start(profile="", library="hostile")
+        ev = {"eventcast.kind": "event"}
+        a = w.register_channel(topic="ok", message_encoding="bson", schema_id=0, metadata=ev)
+        loss = w.register_channel(topic="eventcast:loss", message_encoding="bson", schema_id=0, metadata={"eventcast.kind": "loss"})
+        fake = w.register_channel(topic="eventcast:loss", message_encoding="bson", schema_id=0, metadata=ev)
+        long = w.register_channel(topic="n" * 2000, message_encoding="bson", schema_id=0, metadata=ev)
+        t = 1_800_000_000 * 10**9
+        body = lambda seq, args: bson.encode({"sender": "00000000000000aa", "seq": bson.int64.Int64(seq), "args": args})
+        w.add_message(a, log_time=t, publish_time=t, data=body(1, [1]))
+        w.add_message(a, log_time=t - 10**9, publish_time=t, data=body(2, [2]))  # time went back
+        w.add_message(loss, log_time=t, publish_time=t, data=bson.encode({"sender": "aa", "first": bson.int64.Int64(9), "last": bson.int64.Int64(3)}))
+        w.add_message(loss, log_time=t, publish_time=t, data=bson.encode({"sender": "aa", "first": bson.int64.Int64(0), "last": bson.int64.Int64(-1)}))
+        w.add_message(fake, log_time=t, publish_time=t, data=body(3, ["named like the loss channel"]))
+        w.add_message(long, log_time=t, publish_time=t, data=body(4, [4]))
+        w.add_message(a, log_time=t, publish_time=t, data=b"not bson at all")
+        w.add_message(a, log_time=t, publish_time=t, data=bson.encode({"sender": "aa", "seq": 5, "args": "a string"}))
+        w.add_message(a, log_time=t + 10**6, publish_time=t, data=body(6, [6]))
+        w.finish()
+    sys.exit(0)
 
 
 def messages(path):

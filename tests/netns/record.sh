@@ -91,6 +91,16 @@ for f in cut noise; do
     set +e; "$BIN" cat "$W/$f.mcap" >/dev/null 2>"$W/$f.err"; rc=$?; set -e
     check "a $f file is an error, not a panic (exit $rc)" bash -c "[ $rc = 2 ] && grep -q '$f.mcap' '$W/$f.err' && ! grep -q panicked '$W/$f.err'"
 done
+if [ -n "$have_mcap" ]; then
+    "$PY" tests/netns/mcap_check.py hostile "$W/hostile.mcap"
+    set +e; "$BIN" cat "$W/hostile.mcap" >"$W/h.out" 2>"$W/h.err"; rc=$?; set -e
+    check "hostile values: cat exits 0, no panic, every readable event printed" bash -c "[ $rc = 0 ] && ! grep -q panicked '$W/h.err' && [ \$(wc -l <'$W/h.out') = 5 ]"
+    check "hostile values: an event named like the loss channel stays an event" grep -q '"eventcast:loss","args":\["named like' "$W/h.out"
+    check "hostile values: a full-range loss is printed, one ending before it starts is skipped" bash -c "grep -q '\"lost\":null' '$W/h.err' && grep -q 'first is after last' '$W/h.err'"
+    set +e; "$BIN" replay "$W/hostile.mcap" "${N[@]}" --rate 0 --linger 0s >/dev/null 2>"$W/hr.err"; rc=$?; set -e
+    check "hostile values: replay skips what the library refuses and sends the rest (time going back included)" bash -c "[ $rc = 0 ] && grep -q '\"replayed\":4' '$W/hr.err' && ! grep -q panicked '$W/hr.err'"
+    check "replay --json into a closed pipe ends quietly" bash -c "'$BIN' replay '$W/c-zstd.mcap' --json --rate 0 2>'$W/pipe.err' | head -1 >/dev/null; ! grep -q panicked '$W/pipe.err'"
+fi
 check "a missing file is named" bash -c "! '$BIN' cat '$W/none.mcap' 2>&1 | grep -q panicked && '$BIN' cat '$W/none.mcap' 2>&1 | grep -q none.mcap"
 
 echo "record: $passed passed, $failed failed"

@@ -51,9 +51,10 @@ pub struct Loss {
 }
 
 impl Loss {
-    /// How many events were lost.
+    /// How many events were lost (saturating: a range of every sequence number counts
+    /// `u64::MAX`).
     pub fn count(&self) -> u64 {
-        self.last - self.first + 1
+        self.last.saturating_sub(self.first).saturating_add(1)
     }
 }
 

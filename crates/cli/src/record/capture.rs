@@ -7,6 +7,7 @@
 //! written); SIGHUP, `--split-size` and `--split-duration` start a new file.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,11 +99,18 @@ pub async fn run(args: RecordArgs) -> CliResult {
             () = &mut deadline => break ("duration".to_owned(), Ok(ExitCode::SUCCESS)),
             () = shutdown.requested() => break ("signal".to_owned(), Ok(ExitCode::SUCCESS)),
             _ = hup => {
-                let mut r = lock(&recorder);
-                let next = r.rotate("SIGHUP")?;
-                eprintln!("eventcast: SIGHUP: now recording to {}", next.display());
+                let rotated = lock(&recorder).rotate("SIGHUP");
+                match rotated {
+                    Ok(next) => say(&format!("eventcast: SIGHUP: now recording to {}", next.display())),
+                    Err(e) => break (format!("error: {e}"), Err(e)),
+                }
             }
-            _ = tick.tick() => split_if_due(&mut lock(&recorder))?,
+            _ = tick.tick() => {
+                let split = split_if_due(&mut lock(&recorder));
+                if let Err(e) = split {
+                    break (format!("error: {e}"), Err(e));
+                }
+            }
         }
     };
     // stop first: no listener runs after this, so the file closes with every event in it
@@ -117,11 +125,16 @@ pub async fn run(args: RecordArgs) -> CliResult {
             "reason": reason,
         })
     };
-    eprintln!("{summary}");
+    say(&summary.to_string());
     if args.stats {
         eprintln!("{}", serde_json::to_string(&ec.stats().await)?);
     }
     outcome.map_err(Into::into)
+}
+
+/// A line on stderr; a closed stderr is no reason to stop recording.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -131,7 +144,7 @@ fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
 fn split_if_due(r: &mut Recorder) -> Result<(), String> {
     if r.due_for_split() {
         let next = r.rotate("split")?;
-        eprintln!("eventcast: now recording to {}", next.display());
+        say(&format!("eventcast: now recording to {}", next.display()));
     }
     Ok(())
 }

@@ -12,6 +12,13 @@ use super::format::Recorded;
 use super::reader::{Item, Reader};
 use crate::CliResult;
 
+/// A line on stderr; a closed stderr does not end `cat`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// The `listen` JSON line of a recorded event.
 pub fn json_line(ev: &Recorded) -> serde_json::Value {
     let args = match RawDocument::from_bytes(&ev.args).and_then(bson::Document::try_from) {
@@ -44,18 +51,18 @@ pub fn run(args: CatArgs) -> CliResult {
                         return Ok(ExitCode::SUCCESS); // stdout closed (| head)
                     }
                 }
-                Item::Loss(l) => eprintln!(
+                Item::Loss(l) => say!(
                     "{}",
-                    serde_json::json!({"lost": l.last - l.first + 1, "sender": l.sender, "first": l.first, "last": l.last, "time": l.time_ns as f64 / 1e9})
+                    serde_json::json!({"lost": (l.last - l.first).checked_add(1), "sender": l.sender, "first": l.first, "last": l.last, "time": l.time_ns as f64 / 1e9})
                 ),
                 Item::Metadata(name, map) if args.metadata => {
-                    eprintln!("{}", serde_json::json!({"metadata": name, "values": map}))
+                    say!("{}", serde_json::json!({"metadata": name, "values": map}))
                 }
                 Item::Metadata(..) => {}
                 Item::Skipped(why) => {
                     skipped += 1;
                     if skipped <= 5 {
-                        eprintln!("eventcast: {}: skipped {why}", path.display());
+                        say!("eventcast: {}: skipped {why}", path.display());
                     }
                 }
             }
@@ -63,7 +70,7 @@ pub fn run(args: CatArgs) -> CliResult {
     }
     let _ = out.flush();
     if skipped > 5 {
-        eprintln!("eventcast: skipped {skipped} messages in all");
+        say!("eventcast: skipped {skipped} messages in all");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,7 @@ pub struct Recorded {
     /// Sender id, 16 hex digits.
     pub sender: String,
     /// The sender's sequence number.
-    pub seq: i64,
+    pub seq: u64,
     /// Source address, when the event came from the network.
     pub source: Option<String>,
     /// The argument document, byte for byte as received.
@@ -57,9 +57,9 @@ pub struct RecordedLoss {
     /// Sender id.
     pub sender: String,
     /// First lost sequence number.
-    pub first: i64,
-    /// Last lost sequence number.
-    pub last: i64,
+    pub first: u64,
+    /// Last lost sequence number (at least `first`).
+    pub last: u64,
     /// When the recorder learned of it, ns since the Unix epoch.
     pub time_ns: u64,
 }
@@ -68,7 +68,7 @@ pub struct RecordedLoss {
 pub fn encode_event(sender: &str, seq: u64, source: Option<&str>, args: &RawDocument) -> Vec<u8> {
     let mut doc = RawDocumentBuf::new();
     doc.append(bson::cstr!("sender"), sender);
-    doc.append(bson::cstr!("seq"), i64::try_from(seq).unwrap_or(i64::MAX));
+    doc.append(bson::cstr!("seq"), seq as i64); // the bits: u64 sequence numbers read back exactly
     if let Some(source) = source {
         doc.append(bson::cstr!("source"), source);
     }
@@ -86,8 +86,8 @@ pub fn encode_event(sender: &str, seq: u64, source: Option<&str>, args: &RawDocu
 pub fn encode_loss(sender: &str, first: u64, last: u64) -> Vec<u8> {
     let mut doc = RawDocumentBuf::new();
     doc.append(bson::cstr!("sender"), sender);
-    doc.append(bson::cstr!("first"), i64::try_from(first).unwrap_or(i64::MAX));
-    doc.append(bson::cstr!("last"), i64::try_from(last).unwrap_or(i64::MAX));
+    doc.append(bson::cstr!("first"), first as i64); // the bits, as seq
+    doc.append(bson::cstr!("last"), last as i64);
     doc.into_bytes()
 }
 
@@ -95,7 +95,7 @@ pub fn encode_loss(sender: &str, first: u64, last: u64) -> Vec<u8> {
 pub fn decode_event(name: &str, body: &[u8], time_ns: u64) -> Result<Recorded, String> {
     let doc = RawDocument::from_bytes(body).map_err(|e| format!("not a BSON document ({e})"))?;
     let sender = string_field(doc, "sender")?;
-    let seq = int_field(doc, "seq")?;
+    let seq = int_field(doc, "seq")? as u64;
     let source = match doc.get("source").map_err(|e| e.to_string())? {
         None => None,
         Some(RawBsonRef::String(s)) => Some(s.to_owned()),
@@ -115,12 +115,11 @@ pub fn decode_event(name: &str, body: &[u8], time_ns: u64) -> Result<Recorded, S
 /// Reads a loss message body.
 pub fn decode_loss(body: &[u8], time_ns: u64) -> Result<RecordedLoss, String> {
     let doc = RawDocument::from_bytes(body).map_err(|e| format!("not a BSON document ({e})"))?;
-    Ok(RecordedLoss {
-        sender: string_field(doc, "sender")?,
-        first: int_field(doc, "first")?,
-        last: int_field(doc, "last")?,
-        time_ns,
-    })
+    let (first, last) = (int_field(doc, "first")? as u64, int_field(doc, "last")? as u64);
+    if first > last {
+        return Err(format!("a loss from {first} to {last}: first is after last"));
+    }
+    Ok(RecordedLoss { sender: string_field(doc, "sender")?, first, last, time_ns })
 }
 
 fn string_field(doc: &RawDocument, key: &str) -> Result<String, String> {
@@ -182,6 +181,8 @@ mod tests {
     #[test]
     fn events_read_back_byte_for_byte() {
         let args = bson::RawDocumentBuf::try_from(&doc! {"0": 1, "1": "two", "2": {"x": [1.5, null]}}).unwrap();
+        let top = decode_event("n", &encode_event("s", u64::MAX, None, &args), 0).unwrap();
+        assert_eq!(top.seq, u64::MAX);
         let body = encode_event("00000000000000ab", 7, Some("10.0.0.1:9000"), &args);
         let got = decode_event("n", &body, 5).unwrap();
         assert_eq!(got.args, args.as_bytes());
@@ -200,6 +201,9 @@ mod tests {
     fn losses_read_back() {
         let got = decode_loss(&encode_loss("ab", 3, 9), 1).unwrap();
         assert_eq!((got.sender.as_str(), got.first, got.last), ("ab", 3, 9));
+        let edge = decode_loss(&encode_loss("ab", 0, u64::MAX), 1).unwrap();
+        assert_eq!((edge.first, edge.last), (0, u64::MAX));
+        assert!(decode_loss(&encode_loss("ab", 9, 3), 1).unwrap_err().contains("after"));
     }
 
     #[test]

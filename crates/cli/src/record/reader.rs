@@ -1,5 +1,6 @@
-//! Reads eventcast recordings back, streaming (memory bounded by the largest record, never
-//! by the file's size): the events and losses in file order, and the metadata.
+//! Reads eventcast recordings back, streaming (memory bounded by the largest record and the
+//! channel table, at most 65,536 topics of at most 4 KB, never by the file's size): the
+//! events and losses in file order, and the metadata.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -10,9 +11,14 @@ use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOp
 
 use super::format::{self, KIND_KEY, KIND_LOSS, Recorded, RecordedLoss};
 
-/// The largest record the reader accepts (a chunk holds many messages; an event is at
-/// most the library's largest event size).
-const MAX_RECORD: usize = 256 << 20;
+/// The largest record the reader accepts: the library's largest event (1 GiB) and room
+/// for the message around it.
+const MAX_RECORD: usize = (1 << 30) + (64 << 20);
+
+/// Longest topic kept (the library's longest event name is 1,024 bytes).
+const MAX_TOPIC: usize = 4096;
+/// Channels kept (MCAP channel ids are 16 bits).
+const MAX_CHANNELS: usize = 1 << 16;
 
 /// One thing read from a recording.
 #[derive(Debug)]
@@ -102,6 +108,10 @@ fn handle(channels: &mut HashMap<u16, (String, Kind)>, record: mcap::records::Re
     use mcap::records::Record;
     match record {
         Record::Channel(c) => {
+            if c.topic.len() > MAX_TOPIC || (channels.len() >= MAX_CHANNELS && !channels.contains_key(&c.id)) {
+                // bounded: a file cannot make the reader keep more than this
+                return Some(Item::Skipped(format!("channel {} ({} bytes of topic)", c.id, c.topic.len())));
+            }
             let kind = match c.metadata.get(KIND_KEY).map(String::as_str) {
                 Some(KIND_LOSS) => Kind::Loss,
                 k if format::is_event_channel(k, &c.message_encoding) => Kind::Event,

@@ -3,10 +3,12 @@
 //!
 //! Timing: each event is due at `anchor + (its receive time − anchor's) / rate`; the
 //! replayer sleeps until shortly before that and spins the rest, so the error is in
-//! microseconds, not the millisecond of a timer wheel. `--paused` waits for keys: space
-//! (or `p`) pauses and resumes, `n` (or Enter) sends the next event, `q` quits; with stdin
-//! not a terminal, the same letters come one per line.
+//! microseconds, not the millisecond of a timer wheel. `--paused` reads stdin one line at a
+//! time: Enter (or `n`) sends the next event, `p` pauses and resumes, `q` quits. Receive
+//! times that go backwards (a clock stepped back while recording) are due at once, never
+//! dropped.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -72,11 +74,13 @@ pub fn run(args: ReplayArgs) -> CliResult {
     }
     let keys = args.paused.then(spawn_keys);
     let mut paused = args.paused;
+    let mut out = std::io::stdout().lock();
     let mut errors_us: Vec<u64> = Vec::new();
     let (mut sent, mut skipped) = (0u64, 0u64);
     let offset_ns = args.start_offset.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     'passes: loop {
         let mut clock: Option<Clock> = None;
+        let mut started = false;
         for path in &args.files {
             let mut reader = Reader::open(path)?;
             while let Some(item) = reader.next_item() {
@@ -96,8 +100,14 @@ pub fn run(args: ReplayArgs) -> CliResult {
                     anchor_time: ev.time_ns.saturating_add(offset_ns),
                     rate: args.rate,
                 });
-                if ev.time_ns < clock.anchor_time {
-                    continue; // before --start-offset
+                if offset_ns > 0 && !started {
+                    if ev.time_ns < clock.anchor_time {
+                        continue; // before --start-offset
+                    }
+                    started = true;
+                }
+                if stop.try_recv().is_ok() {
+                    break 'passes;
                 }
                 if let Some(keys) = &keys {
                     if wait_keys(keys, &mut paused, clock, &ev, &stop) == Some(Key::Quit) {
@@ -113,8 +123,28 @@ pub fn run(args: ReplayArgs) -> CliResult {
                     errors_us.push(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
                 }
                 match &ec {
-                    None => println!("{}", json_line(&ev)),
-                    Some(ec) => send(&runtime, ec, &ev, args.net.delivery)?,
+                    None => {
+                        if writeln!(out, "{}", json_line(&ev)).and_then(|()| out.flush()).is_err() {
+                            break 'passes; // stdout closed (| head)
+                        }
+                    }
+                    Some(ec) => match send(&runtime, ec, &ev, args.net.delivery) {
+                        Ok(()) => {}
+                        // an event the library refuses (a name or arguments another writer
+                        // allowed): skipped and counted, the rest goes on
+                        Err(
+                            e @ (Error::InvalidName { .. }
+                            | Error::MalformedArguments { .. }
+                            | Error::EventTooLarge { .. }),
+                        ) => {
+                            skipped += 1;
+                            if skipped <= 5 {
+                                let _ = writeln!(std::io::stderr(), "eventcast: skipped event {:?}: {e}", ev.name);
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
                 }
                 sent += 1;
             }
@@ -125,11 +155,11 @@ pub fn run(args: ReplayArgs) -> CliResult {
     }
     if let Some(ec) = &ec {
         if !args.linger.is_zero() {
-            std::thread::sleep(args.linger); // answer the receivers' repair requests
+            let _ = stop.recv_timeout(args.linger); // answer the receivers' repair requests
         }
         runtime.block_on(ec.stop())?;
     }
-    eprintln!("{}", summary(sent, skipped, &mut errors_us));
+    let _ = writeln!(std::io::stderr(), "{}", summary(sent, skipped, &mut errors_us));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,12 +172,11 @@ fn send(
     ec: &Eventcast,
     ev: &Recorded,
     mode: eventcast::DeliveryMode,
-) -> CliResult<()> {
+) -> eventcast::Result<()> {
     match ec.try_send_raw(&ev.name, &ev.args, mode) {
-        Err(Error::Backpressure) => runtime.block_on(ec.send_raw(&ev.name, &ev.args, mode))?,
-        other => other?,
+        Err(Error::Backpressure) => runtime.block_on(ec.send_raw(&ev.name, &ev.args, mode)),
+        other => other,
     }
-    Ok(())
 }
 
 /// Sleeps then spins until `due`; false when a stop signal came meanwhile.
@@ -216,7 +245,7 @@ fn spawn_keys() -> mpsc::Receiver<Key> {
         while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
             let key = match line.trim() {
                 "" | "n" | "next" => Key::Step,
-                "p" | " " | "pause" | "resume" => Key::Toggle,
+                "p" | "pause" | "resume" => Key::Toggle,
                 "q" | "quit" => Key::Quit,
                 _ => {
                     line.clear();

@@ -176,10 +176,13 @@ impl Recorder {
 
     /// Appends one loss report.
     pub fn loss(&mut self, loss: &Loss, time_ns: u64) -> Result<(), String> {
+        // not through the map of names: an event may well be called "eventcast:loss"
         let id = match self.loss_channel {
             Some(id) => id,
             None => {
-                let id = self.channel(LOSS_TOPIC, KIND_LOSS)?;
+                let metadata = BTreeMap::from([(KIND_KEY.to_owned(), KIND_LOSS.to_owned())]);
+                let writer = self.writer.as_mut().ok_or("the recording is closed")?;
+                let id = writer.add_channel(0, LOSS_TOPIC, ENCODING, &metadata).map_err(|e| e.to_string())?;
                 self.loss_channel = Some(id);
                 id
             }

@@ -19,6 +19,9 @@ pub struct Limits {
     /// Senders tracked per name (and distinct senders overall); further ones are counted
     /// as untracked.
     pub senders: usize,
+    /// Sender rows over all names (a name × sender pair each); further pairs are counted
+    /// as untracked. This, not names × senders, bounds the table's memory.
+    pub sender_rows: usize,
     /// Bytes of JSON kept for a name's last arguments and last event (cut beyond).
     pub args_bytes: usize,
     /// The span rates are measured over (sliding).
@@ -27,7 +30,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { names: 10_000, senders: 10_000, args_bytes: 4096, window: Duration::from_secs(2) }
+        Limits {
+            names: 10_000,
+            senders: 10_000,
+            sender_rows: 100_000,
+            args_bytes: 4096,
+            window: Duration::from_secs(2),
+        }
     }
 }
 
@@ -196,6 +205,10 @@ pub struct Table {
     start: Instant,
     names: HashMap<String, NameStats>,
     peers: HashSet<SenderId>,
+    /// The names each sender has sent (one entry per sender row): a loss report visits
+    /// those, not every name.
+    names_of: HashMap<SenderId, Vec<String>>,
+    sender_rows: usize,
     window: Window,
     totals: Totals,
 }
@@ -211,6 +224,8 @@ impl Table {
             start,
             names: HashMap::new(),
             peers: HashSet::new(),
+            names_of: HashMap::new(),
+            sender_rows: 0,
             window: Window::new(),
             totals: Totals::default(),
         }
@@ -283,8 +298,10 @@ impl Table {
                 s.count += 1;
                 s.from = from;
             }
-            None if known < limits.senders => {
+            None if known < limits.senders && self.sender_rows < limits.sender_rows => {
                 stats.senders.insert(sender, SenderRow { id: sender, from, count: 1, lost: 0 });
+                self.sender_rows += 1;
+                self.names_of.entry(sender).or_default().push(name.to_owned());
             }
             None => self.totals.untracked_senders += 1,
         }
@@ -304,11 +321,13 @@ impl Table {
     /// (a row's "lost" is "lost events of this name's senders"), and once in the totals.
     pub fn record_loss(&mut self, loss: &Loss) {
         let n = loss.count();
-        self.totals.lost += n;
-        for stats in self.names.values_mut() {
-            if let Some(s) = stats.senders.get_mut(&loss.sender) {
-                s.lost += n;
-                stats.lost += n;
+        self.totals.lost = self.totals.lost.saturating_add(n);
+        for name in self.names_of.get(&loss.sender).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(stats) = self.names.get_mut(name)
+                && let Some(s) = stats.senders.get_mut(&loss.sender)
+            {
+                s.lost = s.lost.saturating_add(n);
+                stats.lost = stats.lost.saturating_add(n);
             }
         }
     }

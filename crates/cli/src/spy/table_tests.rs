@@ -138,3 +138,24 @@ fn hostile_names_and_args_do_not_panic() {
     assert_eq!(t.rows(t0, "É", SortKey::Name, false).len(), 1);
     assert!(t.last_event("missing").is_none());
 }
+
+#[test]
+fn sender_rows_are_bounded_over_all_names_and_losses_visit_only_their_senders_names() {
+    // an attacker spoofing many senders on many names: the rows stop at the table-wide cap
+    let limits = Limits { names: 100, senders: 100, sender_rows: 250, ..Limits::default() };
+    let (mut t, t0) = table(limits);
+    for n in 0..100 {
+        for s in 0..100u64 {
+            t.record_from(t0, &ev(&format!("n{n}"), 1), SenderId(s), None);
+        }
+    }
+    assert_eq!(t.sender_rows, 250);
+    assert_eq!(t.names_of.values().map(Vec::len).sum::<usize>(), 250);
+    assert!(t.totals(t0).untracked_senders >= 10_000 - 250);
+    // a loss of sender 0 reaches the names it sent, nothing else; huge counts saturate
+    t.record_loss(&Loss { sender: SenderId(0), first: 0, last: u64::MAX });
+    t.record_loss(&Loss { sender: SenderId(0), first: 0, last: u64::MAX });
+    assert_eq!(t.totals(t0).lost, u64::MAX);
+    let lost_rows = t.rows(t0, "", SortKey::Name, false).iter().filter(|r| r.lost > 0).count();
+    assert_eq!(lost_rows, 3); // sender 0 reached n0, n1, n2 before the cap
+}

@@ -143,19 +143,28 @@ pub fn run(plan: &Plan) -> Vec<Check> {
     let mut next_hello = start;
     let mut sent: Option<usize> = None; // position in the schedule, once started
     let mut buf = vec![0u8; 65536];
+    const MAX_READS_PER_TURN: usize = 256;
     loop {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        loop {
+        // bounded per turn: a flood on the probe port cannot keep us from sending or from
+        // the deadline
+        for _ in 0..MAX_READS_PER_TURN {
             match socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     let Some((id, msg)) = wire::decode(&buf[..n.min(buf.len())]) else { continue };
                     if id == me || (!peers.contains_key(&id) && peers.len() >= MAX_PEERS) {
                         continue;
                     }
-                    peers.entry(id).or_insert_with(|| Heard::new(from, now)).take(&msg, me, Instant::now());
+                    let heard = peers.entry(id).or_insert_with(|| Heard::new(from, now));
+                    // a peer is pinned to the address it first came from: another host
+                    // claiming its id cannot change its verdict
+                    if heard.addr.ip() != from.ip() {
+                        continue;
+                    }
+                    heard.take(&msg, me, Instant::now());
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
                     break;
