@@ -95,8 +95,7 @@ pub fn chains(text: &str, target: &Target) -> Vec<Chain> {
             let Some((_, _, chain)) = chains.iter_mut().find(|(t, n, _)| *t == table && *n == w[1]) else { continue };
             let (conds, action) = judge(&w[2..], target, group);
             let t = if table == "filter" { String::new() } else { format!(" -t {table}") };
-            let rest =
-                w[1..].iter().map(|x| if x.contains(' ') { format!("\"{x}\"") } else { x.clone() }).collect::<Vec<_>>();
+            let rest = w[1..].iter().map(|x| shell_word(x)).collect::<Vec<_>>();
             chain.rules.push(Rule {
                 place: format!("iptables table {table} chain {}", w[1]),
                 text: line.to_owned(),
@@ -107,6 +106,17 @@ pub fn chains(text: &str, target: &Target) -> Vec<Chain> {
         }
     }
     chains.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// A word safe to paste into a shell: as it is when it holds only plain characters, else
+/// in single quotes (a quote inside written `'\''`), so `$(…)`, backticks and spaces in a
+/// rule's comment stay text.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:,=+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Judges the options of one rule.
@@ -212,11 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn pasted_words_stay_text() {
+        assert_eq!(shell_word("INPUT"), "INPUT");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
     fn policy_drop_and_fixes() {
         let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -m comment --comment \"no udp\" -p udp --dport 9000 -j DROP\nCOMMIT\n";
         let f = walk(&chains(text, &target()), &[9000]);
         assert_eq!(f[0].status, Status::Fail);
-        assert_eq!(f[0].fix, "iptables -D INPUT -m comment --comment \"no udp\" -p udp --dport 9000 -j DROP");
+        assert_eq!(f[0].fix, "iptables -D INPUT -m comment --comment 'no udp' -p udp --dport 9000 -j DROP");
         let f = walk(&chains("*filter\n:INPUT DROP [0:0]\nCOMMIT\n", &target()), &[9000]);
         assert_eq!(
             (f[0].status, f[0].fix.as_str()),
