@@ -402,7 +402,7 @@ fn invalid_name(name: &str) -> Error {
 mod tests {
     use super::*;
     use bson::{
-        Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId,
+        Binary, DateTime, Decimal128, Document, JavaScriptCodeWithScope, Regex, Timestamp, doc, oid::ObjectId,
         spec::BinarySubtype,
     };
 

@@ -20,6 +20,9 @@ use super::{DeliveryMode, Endpoint, EndpointConfig, payload};
 pub struct Impairment {
     /// Probability that a datagram is lost on its way into a host.
     pub loss: f64,
+    /// Probability that a datagram is lost on its way out of its sender, before the network
+    /// copies it to anyone (a congested uplink: every receiver misses it together).
+    pub shared_loss: f64,
     /// Gilbert–Elliott bursts: probability of entering a burst per datagram, and of leaving
     /// it; inside a burst every datagram is lost. `None` for independent loss only.
     pub burst: Option<(f64, f64)>,
@@ -35,6 +38,7 @@ impl Default for Impairment {
     fn default() -> Self {
         Impairment {
             loss: 0.0,
+            shared_loss: 0.0,
             burst: None,
             duplicate: 0.0,
             base_delay: Duration::from_micros(100),
@@ -121,7 +125,8 @@ impl SimNet {
     }
 
     fn addr(i: usize) -> SocketAddr {
-        SocketAddr::from(([10, 0, 0, i as u8 + 1], 9000))
+        let i = i + 1; // 10.0.0.1, 10.0.0.2, …: distinct for 65,535 nodes
+        SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 9000))
     }
 
     /// Node `node` emits an event called `name` (unique per node, so delivery can be
@@ -145,6 +150,11 @@ impl SimNet {
     /// Moves node `node`'s ready datagrams onto the wire, impaired per receiver.
     fn pump(&mut self, node: usize) {
         while let Some(t) = self.nodes[node].poll_transmit(self.now) {
+            if self.impairment.shared_loss > 0.0 && self.rng.random_bool(self.impairment.shared_loss) {
+                // lost before the fan-out: counted once per receiver that misses it
+                self.dropped += self.nodes.len() as u64 - 1;
+                continue;
+            }
             for to in 0..self.nodes.len() {
                 if to != node {
                     self.carry(to, &t.contents);
