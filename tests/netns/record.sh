@@ -14,7 +14,7 @@ if ip -o link show | grep -qvE ': (lo|sit0|tunl0|ip6tnl0|gre0|gretap0|erspan0|ip
 fi
 ip link set lo up
 W=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
 N=(--interface 127.0.0.1 --port 9720 --group 239.255.7.20)
 passed=0; failed=0
 check() { local name=$1; shift; if "$@"; then echo "ok   $name"; passed=$((passed+1)); else echo "FAIL $name"; failed=$((failed+1)); fi; }
