@@ -76,14 +76,7 @@ impl Queue {
         if s.closed {
             return;
         }
-        s.bytes += cost;
-        s.items.push_back(item);
-        let was_empty = s.items.len() == 1;
-        drop(s);
-        // the taker waits only on an empty queue: one wake-up per batch, not per event
-        if was_empty {
-            self.ready.notify_one();
-        }
+        self.append(s, item, cost);
     }
 
     /// Appends this instance's own event (the local copy of an `emit`) without waiting:
@@ -100,6 +93,12 @@ impl Queue {
             s.local_dropped += 1;
             return;
         }
+        self.append(s, item, cost);
+    }
+
+    /// Appends under the lock, then wakes the taker if the queue was empty: it waits only
+    /// on an empty queue, so one wake-up per batch, not per event.
+    fn append(&self, mut s: MutexGuard<'_, State>, item: Item, cost: usize) {
         s.bytes += cost;
         s.items.push_back(item);
         let was_empty = s.items.len() == 1;

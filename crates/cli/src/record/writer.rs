@@ -141,11 +141,16 @@ impl Recorder {
         if self.channels.len() >= MAX_CHANNELS {
             self.rotate("channel limit")?;
         }
-        let metadata = BTreeMap::from([(KIND_KEY.to_owned(), kind.to_owned())]);
-        let writer = self.writer.as_mut().ok_or("the recording is closed")?;
-        let id = writer.add_channel(0, topic, ENCODING, &metadata).map_err(|e| e.to_string())?;
+        let id = self.add_channel(topic, kind)?;
         self.channels.insert(topic.to_owned(), id);
         Ok(id)
+    }
+
+    /// A new channel in the current file: no schema, BSON messages, its kind in metadata.
+    fn add_channel(&mut self, topic: &str, kind: &str) -> Result<u16, String> {
+        let metadata = BTreeMap::from([(KIND_KEY.to_owned(), kind.to_owned())]);
+        let writer = self.writer.as_mut().ok_or("the recording is closed")?;
+        writer.add_channel(0, topic, ENCODING, &metadata).map_err(|e| e.to_string())
     }
 
     fn write(&mut self, channel_id: u16, time_ns: u64, body: &[u8]) -> Result<(), String> {
@@ -180,9 +185,7 @@ impl Recorder {
         let id = match self.loss_channel {
             Some(id) => id,
             None => {
-                let metadata = BTreeMap::from([(KIND_KEY.to_owned(), KIND_LOSS.to_owned())]);
-                let writer = self.writer.as_mut().ok_or("the recording is closed")?;
-                let id = writer.add_channel(0, LOSS_TOPIC, ENCODING, &metadata).map_err(|e| e.to_string())?;
+                let id = self.add_channel(LOSS_TOPIC, KIND_LOSS)?;
                 self.loss_channel = Some(id);
                 id
             }
