@@ -26,8 +26,8 @@ pub struct NetArgs {
     /// Do not receive multicast sent from this host
     #[arg(long, env = "EVENTCAST_NO_LOOPBACK")]
     pub no_loopback: bool,
-    /// Largest datagram in bytes; larger events are segmented
-    #[arg(long, env = "EVENTCAST_MAX_PAYLOAD_SIZE", default_value_t = 1024)]
+    /// Largest datagram in bytes, or `auto` for the interface's MTU; larger events are segmented
+    #[arg(long, env = "EVENTCAST_MAX_PAYLOAD_SIZE", default_value = "1024", value_parser = parse_payload_size)]
     pub max_payload_size: usize,
     /// Discard an incomplete event after this long without a fragment (e.g. 3, 3s, 500ms)
     #[arg(long, env = "EVENTCAST_MESSAGE_TTL", default_value = "3s", value_parser = parse_duration)]
@@ -187,6 +187,14 @@ impl NetArgs {
 }
 
 /// Reads a duration: plain seconds (`3`, `0.5`) or with a unit (`500ms`, `3s`, `2m`).
+/// A datagram size in bytes, or `auto` ([`eventcast::AUTO_PAYLOAD_SIZE`]: the interface's MTU).
+pub fn parse_payload_size(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "auto" => Ok(eventcast::AUTO_PAYLOAD_SIZE),
+        t => t.parse().map_err(|_| format!("{text:?} is not a size in bytes; use a number such as 1400, or auto")),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, scale) = if let Some(n) = t.strip_suffix("ms") {

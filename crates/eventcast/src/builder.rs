@@ -109,6 +109,8 @@ impl<T> Builder<T> {
     }
 
     /// The largest datagram, in bytes (default 1024); larger events are segmented.
+    /// [`crate::AUTO_PAYLOAD_SIZE`] takes it from the interface's MTU (the whole 64 KB
+    /// datagram on loopback).
     pub fn max_payload_size(mut self, bytes: usize) -> Self {
         self.options.max_payload_size = bytes;
         self

@@ -12,6 +12,7 @@ use tracing::instrument::WithSubscriber;
 use crate::builder::Builder;
 use crate::console::{self, Console, ConsoleCounters};
 use crate::driver::echo_filter::{self, OwnMarker};
+use crate::driver::emit_ring::{EmitRing, PushError};
 use crate::driver::{socket, task};
 use crate::emitter::dispatcher;
 use crate::emitter::queue::{DeliveryQueue, Item};
@@ -42,7 +43,7 @@ pub enum State {
 }
 
 struct Running {
-    commands: mpsc::Sender<task::Emit>,
+    emits: Arc<EmitRing>,
     control: mpsc::UnboundedSender<task::Control>,
     task: JoinHandle<()>,
     /// The hand-over to this run's dispatcher thread.
@@ -69,13 +70,15 @@ struct Inner {
     last_run: Mutex<crate::proto::ProtocolStats>,
     /// Counters of the transports (peers, NATS), across runs.
     transport_counters: Arc<TransportCounters>,
+    /// Times an emit found the send queue full (see [`Stats::emit_waits`]), across runs.
+    emit_waits: Arc<std::sync::atomic::AtomicU64>,
     /// Held by `start` and `stop` for their whole length.
     lifecycle: tokio::sync::Mutex<()>,
 }
 
 /// What `emit` needs of the running instance.
 struct SendPath {
-    commands: mpsc::Sender<task::Emit>,
+    emits: Arc<EmitRing>,
     queue: Arc<DeliveryQueue>,
     sender: SenderId,
     local: SocketAddr,
@@ -140,6 +143,7 @@ impl Eventcast {
                 gate: std::sync::OnceLock::new(),
                 last_run: Mutex::default(),
                 transport_counters: Arc::default(),
+                emit_waits: Arc::default(),
                 lifecycle: tokio::sync::Mutex::new(()),
             }),
         })
@@ -187,7 +191,7 @@ impl Eventcast {
             (None, None) => crate::transport::NATS_SOURCE,
         };
         let seed = rand::random::<u64>();
-        let (commands, rx) = mpsc::channel(task::COMMAND_BATCH);
+        let emits = Arc::new(EmitRing::new(self.inner.emit_waits.clone()));
         let (control, control_rx) = mpsc::unbounded_channel();
         let mut core_config = config.options.endpoint_config(seed);
         core_config.receiver.confirm_taken = true;
@@ -200,13 +204,14 @@ impl Eventcast {
             destination: config.destination,
             extra,
             transport_counters: self.inner.transport_counters.clone(),
-            commands: rx,
+            emits: emits.clone(),
+            pending: Default::default(),
             control: control_rx,
             queue: queue.clone(),
             send_errors: 0,
         };
         let task = tokio::spawn(driver.run().with_subscriber(self.gate()));
-        *self.lock_running() = Some(Running { commands, control, task, queue, sender, local });
+        *self.lock_running() = Some(Running { emits, control, task, queue, sender, local });
         self.inner.state.send_replace(State::Running { sender, local });
         tracing::info!(target: "eventcast", %sender, group = %config.destination, interface = %config.options.interface,
             multicast = transport.multicast, peers = transport.peers.len(), nats = transport.nats.is_some(), "started");
@@ -441,10 +446,7 @@ impl Eventcast {
         let payload = event::encode_event(event, args)?;
         let path = self.checked_send_path(event, &payload)?;
         let local_event = self.local_copy(event, &payload, path.sender, path.local).transpose()?;
-        path.commands.try_send(task::Emit(payload, self.inner.config.options.delivery)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Error::Backpressure,
-            mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
-        })?;
+        path.emits.try_push_one(payload, self.inner.config.options.delivery).map_err(push_error)?;
         if let Some(ev) = local_event {
             let mut queue = path.queue.lock();
             if !queue.has_room() {
@@ -464,7 +466,7 @@ impl Eventcast {
     async fn emit_payload(&self, name: &str, payload: Vec<u8>, mode: DeliveryMode, local: bool) -> Result<()> {
         let path = self.checked_send_path(name, &payload)?;
         let local_event = if local { self.local_copy(name, &payload, path.sender, path.local) } else { None };
-        path.commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)?;
+        path.emits.push_one(payload, mode).await.map_err(push_error)?;
         if let Some(ev) = local_event {
             self.deliver_local(&path.queue, ev?).await;
         }
@@ -549,7 +551,7 @@ impl Eventcast {
         }
         let running = self.lock_running();
         let r = running.as_ref().ok_or(Error::NotRunning)?;
-        Ok(SendPath { commands: r.commands.clone(), queue: r.queue.clone(), sender: r.sender, local: r.local })
+        Ok(SendPath { emits: r.emits.clone(), queue: r.queue.clone(), sender: r.sender, local: r.local })
     }
 
     /// Calls `listener` for every event named `event`, or matching it as a [`Pattern`]
@@ -651,12 +653,14 @@ impl Eventcast {
             }
             None => last_run(),
         };
-        Stats::new(
+        let mut stats = Stats::new(
             protocol,
             &self.inner.listeners.counters,
             &self.inner.console_counters,
             &self.inner.transport_counters,
-        )
+        );
+        stats.emit_waits = self.inner.emit_waits.load(std::sync::atomic::Ordering::Relaxed);
+        stats
     }
 
     /// Each pattern that has listeners, with how many.
@@ -671,5 +675,13 @@ impl Eventcast {
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
         self.inner.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The error an emit gets when the send queue refused its event.
+pub(super) fn push_error(e: PushError) -> Error {
+    match e {
+        PushError::Full => Error::Backpressure,
+        PushError::Closed => Error::NotRunning,
     }
 }

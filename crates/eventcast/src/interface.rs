@@ -58,12 +58,14 @@ pub(crate) struct ResolvedInterface {
     pub v4: Ipv4Addr,
     /// The interface index, or 0 to let the OS choose.
     pub index: u32,
+    /// The interface's MTU, when it is known (named or addressed, on Linux).
+    pub mtu: Option<usize>,
 }
 
 /// Finds the interface `spec` names, for a group of `group`'s family.
 pub(crate) fn resolve(spec: &Interface, group: IpAddr) -> Result<ResolvedInterface> {
     if *spec == Interface::Default {
-        return Ok(ResolvedInterface { v4: Ipv4Addr::UNSPECIFIED, index: 0 });
+        return Ok(ResolvedInterface { v4: Ipv4Addr::UNSPECIFIED, index: 0, mtu: None });
     }
     let all = if_addrs::get_if_addrs().map_err(Error::io("listing network interfaces"))?;
     let known = || {
@@ -91,7 +93,34 @@ pub(crate) fn resolve(spec: &Interface, group: IpAddr) -> Result<ResolvedInterfa
         IpAddr::V4(v4) => v4,
         IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     };
-    Ok(ResolvedInterface { v4, index: found.index.unwrap_or(0) })
+    Ok(ResolvedInterface { v4, index: found.index.unwrap_or(0), mtu: mtu_of(&found.name) })
+}
+
+/// The MTU of the interface named `name`, asked of the kernel (SIOCGIFMTU) so that it is
+/// right inside a network namespace, where `/sys/class/net` may show another one's.
+#[cfg(target_os = "linux")]
+fn mtu_of(name: &str) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).ok()?;
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.is_empty() || name.len() >= request.ifr_name.len() || name.contains('\0') {
+        return None;
+    }
+    for (slot, byte) in request.ifr_name.iter_mut().zip(name.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    // SAFETY: the request names the interface (NUL-terminated, zeroed above) and the kernel
+    // writes only the ifreq it is given; the socket stays open for the call.
+    let done = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFMTU as _, &mut request) };
+    // SAFETY: after a successful SIOCGIFMTU the union holds the MTU.
+    let mtu = unsafe { request.ifr_ifru.ifru_mtu };
+    (done == 0 && mtu > 0).then_some(mtu as usize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn mtu_of(_name: &str) -> Option<usize> {
+    None
 }
 
 #[cfg(test)]
@@ -106,6 +135,7 @@ mod tests {
         assert_eq!(by_addr, by_name);
         assert_eq!(by_addr.v4, Ipv4Addr::LOCALHOST);
         assert!(by_addr.index > 0);
+        assert!(by_addr.mtu.is_some_and(|m| m >= 1280), "lo has an MTU: {:?}", by_addr.mtu);
     }
 
     #[test]

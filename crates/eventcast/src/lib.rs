@@ -82,7 +82,9 @@ pub use futures_core::Stream;
 pub use gateway::{Gateway, GatewayMonitor, GatewayOptions, GatewayStats};
 pub use interface::Interface;
 pub use logging::LOG_COMPONENTS;
-pub use options::{ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options};
+pub use options::{
+    AUTO_PAYLOAD_SIZE, ConsoleToken, DEFAULT_GROUP, DEFAULT_GROUP_V6, DEFAULT_PORT, Encryption, Options,
+};
 pub use proto::{DeliveryMode, DropCounters, PeerStats, ProtocolStats, StartAt};
 pub use stats::Stats;
 pub use transport::{NatsOptions, TransportOptions};

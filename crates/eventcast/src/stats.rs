@@ -42,6 +42,10 @@ pub struct Stats {
     pub dispatch_abandoned: u64,
     /// Listener calls that panicked (the panic is caught and logged).
     pub listener_panics: u64,
+    /// Times an emit found the send queue full ([`crate::Eventcast::try_emit`] failed with
+    /// `Backpressure`, or `emit` waited): the network or a receiver's flow window is slower
+    /// than the program emits. Counted across runs.
+    pub emit_waits: u64,
     /// Console sessions opened since the console started.
     pub console_sessions: u64,
     /// Console sessions open now.
@@ -228,6 +232,12 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
         "Queued events and loss reports dropped at stop because the listeners were stuck.",
     ),
     (
+        "emit_waits",
+        "eventcast_emit_waits_total",
+        Counter,
+        "Times an emit found the send queue full and waited (or try_emit failed).",
+    ),
+    (
         "listener_panics",
         "eventcast_listener_panics_total",
         Counter,
@@ -341,6 +351,7 @@ impl Stats {
             local_dropped: get(&counters.local_dropped),
             dispatch_abandoned: get(&counters.dispatch_abandoned),
             listener_panics: get(&counters.listener_panics),
+            emit_waits: 0,
             console_sessions: get(&console.sessions),
             console_active: get(&console.active),
             console_refused: get(&console.refused),

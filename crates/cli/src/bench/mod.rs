@@ -78,8 +78,8 @@ pub struct BenchArgs {
     /// Multicast interface (address or name); loopback by default
     #[arg(long, default_value = "127.0.0.1")]
     pub interface: String,
-    /// Largest datagram, as the option of that name
-    #[arg(long, default_value_t = 1024)]
+    /// Largest datagram, as the option of that name (`auto`: the interface's MTU)
+    #[arg(long, default_value = "1024", value_parser = crate::net::parse_payload_size)]
     pub max_payload_size: usize,
     /// Delivery mode of the events
     #[arg(long, default_value = "reliable", value_parser = parse_delivery)]

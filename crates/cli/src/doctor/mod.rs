@@ -78,16 +78,20 @@ pub fn run(args: DoctorArgs) -> CliResult {
         all.push(check);
     }
     if args.probe {
+        let link = chosen.as_deref().and_then(|c| sys.link(c)).cloned();
+        // `auto`: what the library will use, the link's MTU less the IPv4 and UDP headers
+        let max_payload = match args.net.max_payload_size {
+            eventcast::AUTO_PAYLOAD_SIZE => {
+                link.as_ref().and_then(|l| l.mtu).map_or(1472, |m| (m as usize).saturating_sub(28))
+            }
+            size => size,
+        };
         let plan = probe::Plan {
             group,
             port: probe_port,
-            link: chosen.as_deref().and_then(|c| sys.link(c)).cloned(),
+            link,
             timeout: args.probe_timeout,
-            expect: probe::Expect {
-                burst: args.probe_count,
-                ttl: args.net.ttl,
-                max_payload: args.net.max_payload_size,
-            },
+            expect: probe::Expect { burst: args.probe_count, ttl: args.net.ttl, max_payload },
         };
         all.extend(probe::run(&plan));
     }

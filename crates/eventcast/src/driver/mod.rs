@@ -3,5 +3,6 @@
 #[doc(hidden)]
 pub mod batch;
 pub(crate) mod echo_filter;
+pub(crate) mod emit_ring;
 pub(crate) mod socket;
 pub(crate) mod task;

@@ -1,5 +1,6 @@
 //! The driver task: one per running instance.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,15 +12,13 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{self, BATCH};
+use super::emit_ring::{Emit, EmitRing};
 use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::event::{Event, Loss, SenderId};
 use crate::proto::crypto::Keyring;
 use crate::proto::{DeliveryMode, Endpoint, ProtocolStats};
 use crate::transport::{Extra, NATS_SOURCE, TransportCounters, is_listed, next_from_nats, readable};
 
-/// How many queued commands the driver takes in one go before flushing datagrams; also the
-/// capacity of the command channel, so a fast emitter waits instead of queueing without bound.
-pub(crate) const COMMAND_BATCH: usize = 1024;
 /// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
 /// commands again.
 const RECV_CALLS: usize = 4;
@@ -32,11 +31,6 @@ const COLLECT_TAKEN_IDLE: Duration = Duration::from_millis(64);
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
-
-/// An event for the driver to send: the encoded payload and how to deliver it. These wait
-/// in a bounded channel that the driver stops reading while the core cannot take more
-/// (backpressure).
-pub(crate) struct Emit(pub Vec<u8>, pub DeliveryMode);
 
 /// Requests that are answered even while emits wait.
 pub(crate) enum Control {
@@ -56,7 +50,11 @@ pub(crate) struct Driver {
     /// Unicast peers and NATS.
     pub extra: Extra,
     pub transport_counters: Arc<TransportCounters>,
-    pub commands: mpsc::Receiver<Emit>,
+    /// Where emits leave events (the driver stops taking while the core cannot take more:
+    /// backpressure).
+    pub emits: Arc<EmitRing>,
+    /// Events taken from the ring that the core could not take yet.
+    pub pending: VecDeque<Emit>,
     pub control: mpsc::UnboundedReceiver<Control>,
     /// Where received events go to the listeners (the dispatcher thread).
     pub queue: Arc<DeliveryQueue>,
@@ -72,7 +70,8 @@ enum Wake {
     /// A datagram from NATS (`None`: the link ended).
     FromNats(Option<crate::transport::Inbound>),
     Timer,
-    Emit(Option<Emit>),
+    /// Events wait in the ring.
+    Emit,
     /// The dispatcher took events: there is room again, and taken events to report.
     Dispatched,
 }
@@ -112,6 +111,7 @@ impl Driver {
         loop {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
+            let pending = !self.pending.is_empty();
             let deadline = [self.core.poll_timeout(), io.collect_at].into_iter().flatten().min();
             // Control first, so a key change or a stop takes effect before emits queued after
             // it; socket, timers and emits at random among themselves, so that none of them
@@ -125,7 +125,7 @@ impl Driver {
                         ready = readable(self.extra.peers.as_ref().map(|p| &p.socket)) => Wake::FromPeers(ready),
                         message = next_from_nats(&mut self.extra.nats) => Wake::FromNats(message),
                         () = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
-                        emit = self.commands.recv(), if accepting => Wake::Emit(emit),
+                        () = emits_ready(&self.emits, pending), if accepting => Wake::Emit,
                         () = self.queue.driver_wake.notified() => Wake::Dispatched,
                     }
                 } => other,
@@ -140,8 +140,10 @@ impl Driver {
                     }
                 }
                 Wake::Control(Some(Control::Stop(reply))) => {
-                    // emits queued before the stop still go out
-                    while let Ok(Emit(payload, mode)) = self.commands.try_recv() {
+                    // emits queued before the stop still go out; later ones fail
+                    let mut rest = std::mem::take(&mut self.pending);
+                    self.emits.close(&mut rest);
+                    for Emit { payload, mode } in rest {
                         self.send(Instant::now(), payload, mode);
                         self.drain(&mut io).await;
                     }
@@ -150,7 +152,7 @@ impl Driver {
                     let _ = reply.send(self.stats());
                     break;
                 }
-                Wake::Control(None) | Wake::Emit(None) => break,
+                Wake::Control(None) => break,
                 Wake::Readable(ready) => {
                     if let Err(e) = ready {
                         tracing::warn!(target: "eventcast::net", error = %e, "socket not readable");
@@ -188,11 +190,12 @@ impl Driver {
                     self.core.handle_timeout(Instant::now());
                     self.hand_over(&mut io, false);
                 }
-                Wake::Emit(Some(emit)) => self.handle_emits(emit),
+                Wake::Emit => self.handle_emits(),
                 Wake::Dispatched => self.hand_over(&mut io, false),
             }
         }
         self.queue.close();
+        self.emits.close(&mut VecDeque::new());
         std::mem::take(&mut self.extra).close(&self.transport_counters).await;
         tracing::debug!(target: "eventcast::net", sender = %SenderId(self.core.id()), "driver stopped");
     }
@@ -203,25 +206,22 @@ impl Driver {
         stats
     }
 
-    /// Handles `first` and whatever else is already queued, up to a batch and while the
-    /// core has room, so that small events emitted together share datagrams.
-    fn handle_emits(&mut self, first: Emit) {
+    /// Gives the core the events taken earlier, or else everything the ring holds now (one
+    /// swap, at most the ring's bound), while the core has room; small events emitted
+    /// together share datagrams.
+    fn handle_emits(&mut self) {
         let now = Instant::now();
-        let Emit(payload, mode) = first;
-        self.send(now, payload, mode);
-        for _ in 1..COMMAND_BATCH {
-            if !self.core.can_send(now) {
-                return;
-            }
-            match self.commands.try_recv() {
-                Ok(Emit(payload, mode)) => self.send(now, payload, mode),
-                Err(_) => return,
-            }
+        if self.pending.is_empty() {
+            self.emits.take_all(&mut self.pending);
+        }
+        while self.core.can_send(now) {
+            let Some(Emit { payload, mode }) = self.pending.pop_front() else { return };
+            self.send(now, payload, mode);
         }
     }
 
-    fn send(&mut self, now: Instant, payload: Vec<u8>, mode: DeliveryMode) {
-        if let Err(e) = self.core.send(now, payload.into(), mode) {
+    fn send(&mut self, now: Instant, payload: bytes::Bytes, mode: DeliveryMode) {
+        if let Err(e) = self.core.send(now, payload, mode) {
             // emit() checked the size already; this is a bug if it happens.
             tracing::error!(target: "eventcast::net", error = ?e, "event refused by the protocol core");
         }
@@ -377,6 +377,13 @@ fn receive(
         if n < BATCH {
             return;
         }
+    }
+}
+
+/// Returns when the driver has events to give the core: at once when some wait already.
+async fn emits_ready(ring: &EmitRing, pending: bool) {
+    if !pending {
+        ring.ready().await;
     }
 }
 

@@ -2,11 +2,9 @@
 //! BSON encoder made them (the Node and Python packages): no re-encoding, no local copy.
 
 use super::Eventcast;
-use crate::driver::task;
 use crate::error::{Error, Result};
 use crate::proto::DeliveryMode;
 use crate::proto::payload::{self, PayloadError};
-use tokio::sync::mpsc;
 
 impl Eventcast {
     /// Sends `event` to the network with `args`, the argument list already encoded as one
@@ -25,7 +23,7 @@ impl Eventcast {
     pub async fn send_raw(&self, event: &str, args: &[u8], mode: DeliveryMode) -> Result<()> {
         let payload = raw_payload(event, args)?;
         let path = self.checked_send_path(event, &payload)?;
-        path.commands.send(task::Emit(payload, mode)).await.map_err(|_| Error::NotRunning)
+        path.emits.push_one(payload, mode).await.map_err(super::push_error)
     }
 
     /// [`Eventcast::send_raw`] that never waits: [`Error::Backpressure`] when the instance
@@ -43,10 +41,7 @@ impl Eventcast {
     pub fn try_send_raw(&self, event: &str, args: &[u8], mode: DeliveryMode) -> Result<()> {
         let payload = raw_payload(event, args)?;
         let path = self.checked_send_path(event, &payload)?;
-        path.commands.try_send(task::Emit(payload, mode)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Error::Backpressure,
-            mpsc::error::TrySendError::Closed(_) => Error::NotRunning,
-        })
+        path.emits.try_push_one(payload, mode).map_err(super::push_error)
     }
 }
 
