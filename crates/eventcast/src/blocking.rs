@@ -110,6 +110,15 @@ impl Eventcast {
         self.runtime.block_on(self.inner.emit_bson(event, args))
     }
 
+    /// See [`crate::Eventcast::emit_batch`].
+    pub fn emit_batch<'a, A, I>(&self, events: I) -> Result<usize>
+    where
+        A: Serialize + ?Sized + 'a,
+        I: IntoIterator<Item = (&'a str, &'a A)>,
+    {
+        self.runtime.block_on(self.inner.emit_batch(events))
+    }
+
     /// See [`crate::Eventcast::try_emit`] (never blocks).
     pub fn try_emit<A: Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<()> {
         self.inner.try_emit(event, args)

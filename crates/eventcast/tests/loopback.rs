@@ -404,7 +404,39 @@ async fn try_emit_reports_backpressure_instead_of_waiting() {
     }
     let err = refused.expect("the buffer of 4 events fills up");
     assert!(matches!(err, Error::Backpressure), "{err}");
-    assert!(a.stats().await.protocol.backpressure_waits >= 1);
+    let stats = a.stats().await;
+    assert!(stats.protocol.backpressure_waits >= 1);
+    assert!(stats.emit_waits >= 1, "the refused try_emit found the send queue full");
+}
+
+#[tokio::test]
+async fn emit_batch_sends_in_order_with_local_copies_or_nothing_when_one_is_bad() {
+    let a = started("239.255.1.40", 19140).await;
+    let b = started("239.255.1.40", 19140).await;
+    let mut at_b = b.subscribe("n.*").unwrap();
+    let mut at_a = a.subscribe("n.*").unwrap();
+    // more than the send queue holds (4,096), and than the streams hold: read while it sends
+    const NAMES: [&str; 2] = ["n.even", "n.odd"];
+    let values: Vec<u32> = (0..10_000).collect();
+    let sender = a.clone();
+    let batch = values.clone();
+    let sending =
+        tokio::spawn(async move { sender.emit_batch(batch.iter().map(|v| (NAMES[*v as usize % 2], v))).await });
+    for want in &values {
+        let ev = next(&mut at_b).await;
+        assert_eq!((ev.name(), ev.arg::<u32>(0).unwrap()), (NAMES[*want as usize % 2], *want));
+    }
+    for want in &values {
+        assert_eq!(next(&mut at_a).await.arg::<u32>(0).unwrap(), *want, "own listeners get local copies");
+    }
+    assert_eq!(sending.await.unwrap().unwrap(), values.len());
+    // a bad name in the middle: an error naming it, and nothing of the batch is sent
+    let bad = a.emit_batch([("n.fine", &1u32), ("", &2u32), ("n.fine", &3u32)]).await.unwrap_err();
+    assert!(matches!(bad, Error::InvalidName { .. }), "{bad}");
+    nothing_more(&mut at_b).await;
+    assert_eq!(a.emit_batch(std::iter::empty::<(&str, &u32)>()).await.unwrap(), 0);
+    a.stop().await.unwrap();
+    assert!(matches!(a.emit_batch([("n.x", &1u32)]).await, Err(Error::NotRunning)));
 }
 
 #[tokio::test]

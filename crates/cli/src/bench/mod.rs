@@ -81,6 +81,9 @@ pub struct BenchArgs {
     /// Largest datagram, as the option of that name (`auto`: the interface's MTU)
     #[arg(long, default_value = "1024", value_parser = crate::net::parse_payload_size)]
     pub max_payload_size: usize,
+    /// Emit this many events per call (`emit_batch`) when sending as fast as possible
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub batch: u64,
     /// Delivery mode of the events
     #[arg(long, default_value = "reliable", value_parser = parse_delivery)]
     pub delivery: DeliveryMode,
@@ -266,6 +269,9 @@ async fn send_all(
 ) -> eventcast::Result<()> {
     let pad = vec![0xabu8; args.size - EVENT_OVERHEAD];
     let start = Instant::now();
+    if args.batch > 1 && args.rate == 0 {
+        return send_batches(sender, args, receivers, progress, &pad).await;
+    }
     for seq in 0..args.events {
         if args.rate > 0 {
             let due = start + Duration::from_secs_f64(seq as f64 / args.rate as f64);
@@ -278,6 +284,30 @@ async fn send_all(
         if seq % 4096 == 0 {
             progress.show(|| format!("sent {seq}/{}  delivered {}", args.events, delivered(receivers)));
         }
+    }
+    Ok(())
+}
+
+/// `send_all` through `emit_batch`, `--batch` events per call.
+async fn send_batches(
+    sender: &Eventcast,
+    args: &BenchArgs,
+    receivers: &[(Eventcast, Arc<Seen>)],
+    progress: &mut Progress,
+    pad: &[u8],
+) -> eventcast::Result<()> {
+    let mut seq = 0;
+    while seq < args.events {
+        let end = (seq + args.batch).min(args.events);
+        let batch: Vec<Vec<Bson>> = (seq..end)
+            .map(|s| {
+                let padding = Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: pad.to_vec() });
+                vec![Bson::Int64(s as i64), Bson::Int64(now_ns()), padding]
+            })
+            .collect();
+        sender.emit_batch(batch.iter().map(|a| ("bench", a))).await?;
+        progress.show(|| format!("sent {end}/{}  delivered {}", args.events, delivered(receivers)));
+        seq = end;
     }
     Ok(())
 }
