@@ -188,7 +188,8 @@ pub struct Options {
     pub start_at: crate::StartAt,
     /// Events kept for repair, at most.
     pub retransmit_max_events: usize,
-    /// Bytes kept for repair, at most (at least `max_event_size`).
+    /// Bytes kept for repair, at most (at least `max_event_size`), counting each event's
+    /// bookkeeping (about 100 bytes) with its payload, so that it bounds real memory.
     pub retransmit_max_bytes: usize,
     /// An event is kept for repair at least this long; when the buffer is full before that,
     /// `emit` waits (backpressure).

@@ -41,7 +41,7 @@ pub struct SenderConfig {
     pub max_payload_size: usize,
     /// Events kept for repair, at most.
     pub retransmit_max_events: usize,
-    /// Bytes kept for repair, at most.
+    /// Bytes kept for repair, at most: payloads and their entries' bookkeeping.
     pub retransmit_max_bytes: usize,
     /// An event is kept at least this long, even when the buffer is full: `emit` waits instead.
     pub retransmit_min_hold: Duration,
@@ -105,6 +105,12 @@ struct Sent {
     sent_at: Instant,
     /// When each fragment (or [`NACK_WHOLE`]) was last repaired.
     repaired: HashMap<u32, Instant>,
+}
+
+/// Memory an event held for repair takes: its payload and its entry (so that the buffer's
+/// byte bound holds in real bytes also for many small events).
+fn held_bytes(payload: &Bytes) -> usize {
+    payload.len() + std::mem::size_of::<Sent>()
 }
 
 /// A queue of datagrams built by appending frames, packing them while there is room.
@@ -275,7 +281,7 @@ impl Outgoing {
         stats.fragments_out += fragments;
         stats.events_out += 1;
         if mode != DeliveryMode::BestEffort {
-            self.retransmit_bytes += payload.len();
+            self.retransmit_bytes += held_bytes(&payload);
             self.retransmit.push_back(Sent { seq, flags, payload, sent_at: now, repaired: HashMap::new() });
             // After a pause the heartbeats start again at their fastest; while sending goes
             // on they keep their schedule, so receivers hear of the latest event in time.
@@ -453,7 +459,7 @@ impl Outgoing {
                 || self.retransmit_bytes >= self.config.retransmit_max_bytes;
             let held_enough = age >= self.config.retransmit_min_hold || front.seq < acked_below;
             if age >= self.config.retransmit_max_age || (over && held_enough) {
-                self.retransmit_bytes -= front.payload.len();
+                self.retransmit_bytes -= held_bytes(&front.payload);
                 self.retransmit.pop_front();
             } else {
                 break;

@@ -258,6 +258,7 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
         p99_us: latencies.quantile(0.99),
         p999_us: latencies.quantile(0.999),
         cpu_us_per_event: None,
+        peak_rss_mib: None,
     })
 }
 

@@ -167,5 +167,6 @@ pub async fn run(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>>
         p99_us: latencies.quantile(0.99),
         p999_us: latencies.quantile(0.999),
         cpu_us_per_event: None,
+        peak_rss_mib: None,
     })
 }

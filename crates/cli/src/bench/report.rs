@@ -59,6 +59,8 @@ pub struct Report {
     /// sender, per event delivered for a receiver (start-up and set-up included). Far
     /// steadier than rates on a shared machine.
     pub cpu_us_per_event: Option<f64>,
+    /// The process's peak resident memory over its life, MiB.
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl Report {
@@ -66,6 +68,7 @@ impl Report {
     pub fn set_cpu(&mut self, cpu: Duration) {
         let per = if self.role == "send" { self.events } else { self.delivered };
         self.cpu_us_per_event = (per > 0).then(|| cpu.as_secs_f64() * 1e6 / per as f64);
+        self.peak_rss_mib = usage().map(|u| u.ru_maxrss as f64 / 1024.0);
     }
 
     pub fn summary(&self) -> String {
@@ -73,7 +76,7 @@ impl Report {
         format!(
             "{} {}: {} events of {} B to {} receiver(s){} in {:.2} s\n  \
              {:.0} events/s per receiver, {:.0} datagrams/s, {:.1} MB/s\n  \
-             delivered {} lost {}\n  latency p50 {} p99 {} p99.9 {}\n  CPU {} µs per event",
+             delivered {} lost {}\n  latency p50 {} p99 {} p99.9 {}\n  CPU {} µs per event, peak memory {} MiB",
             self.mode,
             self.role,
             self.events,
@@ -90,6 +93,7 @@ impl Report {
             lat(self.p99_us),
             lat(self.p999_us),
             self.cpu_us_per_event.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+            self.peak_rss_mib.map_or_else(|| "-".to_owned(), |m| format!("{m:.1}")),
         )
     }
 }
@@ -102,15 +106,20 @@ pub fn now_ns() -> i64 {
 
 /// CPU time (user + system) this process has used so far.
 pub fn process_cpu() -> Duration {
+    let Some(usage) = usage() else { return Duration::ZERO };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.clamp(0, 999_999) * 1000) as u32);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// This process's resource usage (CPU times, peak resident memory in KiB).
+fn usage() -> Option<libc::rusage> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a whole rusage into the pointer it is given.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
-        return Duration::ZERO;
+        return None;
     }
     // SAFETY: initialised by the successful call above.
-    let usage = unsafe { usage.assume_init() };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.clamp(0, 999_999) * 1000) as u32);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    Some(unsafe { usage.assume_init() })
 }
 
 /// A one-line progress display on a terminal; nothing otherwise.
