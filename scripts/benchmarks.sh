@@ -39,8 +39,22 @@ split() {
     $B bench --role recv --idle-timeout 3s "$@" 2>/dev/null >target/recv.json &
     local pid=$!
     sleep 0.4
-    $B bench --role send "$@" >/dev/null 2>&1
+    $B bench --role send "$@" 2>/dev/null >target/send.json || true
     wait "$pid" || true
+    record "$case" <target/recv.json
+    record "$case-send" <target/send.json
+}
+
+# senders CASE K EVENTS ARGS: one receiver process and K sender processes at once, EVENTS in all
+senders() {
+    local case=$1 k=$2 events=$3; shift 3
+    $B bench --role recv --idle-timeout 3s --events "$events" "$@" 2>/dev/null >target/recv.json &
+    local pid=$!
+    sleep 0.4
+    local each=$((events / k)) i
+    for i in $(seq "$k"); do $B bench --role send --events "$each" "$@" >/dev/null 2>&1 & done
+    wait "$pid" || true
+    wait
     record "$case" <target/recv.json
 }
 
@@ -74,6 +88,21 @@ for run in $(seq "$RUNS"); do
     $B bench --raw --events 300000 --size 1024 2>/dev/null | record raw-1024
     split ec-64k-split --events 3000 --size 65536
     $B bench --events 3000 --size 65536 2>/dev/null | record ec-64k-inproc
+    # issue 17: datagrams as large as the interface allows (--max-payload-size auto), and
+    # the raw baseline at that datagram size
+    $B bench --events 1000000 --size 100 --max-payload-size auto 2>/dev/null | record ec-100-inproc-auto
+    split ec-100-split-auto --events 1000000 --size 100 --max-payload-size auto
+    split ec-100-enc-split-auto --events 1000000 --size 100 --max-payload-size auto --encrypt
+    split ec-64k-split-auto --events 20000 --size 65536 --max-payload-size auto
+    $B bench --raw --events 20000 --size 65507 2>/dev/null | record raw-65507
+    # how the cost per event grows with the event's size (growth with the number of sender
+    # processes: `senders`, not run here; see docs/BENCHMARKS-analysis.md)
+    for size in 42 1024 65536 1048576 8388608; do
+        n=$((200000000 / (size + 1000)))
+        [ "$n" -gt 300000 ] && n=300000
+        [ "$n" -lt 100 ] && n=100
+        split "size-$size" --events "$n" --size "$size" --max-payload-size auto
+    done
     peer lcm-100 "$LCM" 1000000 100
     peer lat-lcm "$LCM" 30000 100 10000
     peer nats-100 "$NATS" 1000000 100

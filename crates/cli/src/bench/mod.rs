@@ -203,7 +203,7 @@ async fn run_eventcast(args: &BenchArgs) -> Result<Report, Box<dyn std::error::E
         // Stay while receivers still repair (or a while for remote ones).
         wait_for(args, &receivers, &mut progress).await;
         if receivers.is_empty() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            linger_while_repairing(&sender, args.idle_timeout).await;
         }
         let stats = sender.stats().await;
         if args.stats {
@@ -311,6 +311,22 @@ async fn send_batches(
         seq = end;
     }
     Ok(())
+}
+
+/// Keeps a sender with remote receivers up while they still ask for repairs: until no NACK
+/// came for a second, or `limit` passed.
+async fn linger_while_repairing(sender: &Eventcast, limit: Duration) {
+    let start = Instant::now();
+    let mut last = (u64::MAX, Instant::now());
+    while start.elapsed() < limit {
+        let nacks = sender.stats().await.protocol.nacks_received;
+        if nacks != last.0 {
+            last = (nacks, Instant::now());
+        } else if last.1.elapsed() >= Duration::from_secs(1) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn delivered(receivers: &[(Eventcast, Arc<Seen>)]) -> u64 {
