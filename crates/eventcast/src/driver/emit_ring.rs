@@ -258,8 +258,8 @@ mod tests {
         assert_eq!(r.try_push_one(b"b".to_vec(), DeliveryMode::Reliable), Err(PushError::Closed));
     }
 
-    #[tokio::test]
-    async fn a_waiting_emitter_wakes_when_the_driver_takes() {
+    /// A full ring and an emitter waiting on it for room.
+    async fn full_with_a_waiter() -> (Arc<EmitRing>, tokio::task::JoinHandle<Result<(), PushError>>) {
         let (r, _) = ring();
         for _ in 0..MAX_EVENTS {
             r.try_push_one(vec![0], DeliveryMode::Reliable).unwrap();
@@ -268,6 +268,12 @@ mod tests {
         let waiter = tokio::spawn(async move { r2.push_one(b"late".to_vec(), DeliveryMode::Reliable).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "the ring is full: the emitter waits");
+        (r, waiter)
+    }
+
+    #[tokio::test]
+    async fn a_waiting_emitter_wakes_when_the_driver_takes() {
+        let (r, waiter) = full_with_a_waiter().await;
         assert_eq!(taken(&r).len(), MAX_EVENTS);
         tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap().unwrap();
         assert_eq!(taken(&r), vec![b"late".to_vec()]);
@@ -275,13 +281,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_emitter_fails_when_the_driver_stops() {
-        let (r, _) = ring();
-        for _ in 0..MAX_EVENTS {
-            r.try_push_one(vec![0], DeliveryMode::Reliable).unwrap();
-        }
-        let r2 = r.clone();
-        let waiter = tokio::spawn(async move { r2.push_one(b"late".to_vec(), DeliveryMode::Reliable).await });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (r, waiter) = full_with_a_waiter().await;
         r.close(&mut VecDeque::new());
         let got = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
         assert_eq!(got, Err(PushError::Closed));
