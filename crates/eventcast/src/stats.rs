@@ -164,6 +164,12 @@ const METRICS: &[(&str, &str, Kind, &str)] = &[
     ("gaps_recovered", "eventcast_gaps_recovered_total", Counter, "Missing events that arrived after all."),
     ("events_lost", "eventcast_events_lost_total", Counter, "Events given up on and reported lost."),
     (
+        "delivery_deferred",
+        "eventcast_delivery_deferred_total",
+        Counter,
+        "Reliable events put off while the delivery queue was full, asked for again later.",
+    ),
+    (
         "held_overflow",
         "eventcast_held_overflow_total",
         Counter,

@@ -133,6 +133,9 @@ pub struct ProtocolStats {
     pub events_lost: u64,
     /// Times the held-events bound forced an event to be given up on.
     pub held_overflow: u64,
+    /// Reliable events put off because the delivery queue was full (the application is
+    /// behind): not taken, asked for again once there is room; not lost.
+    pub delivery_deferred: u64,
     /// Heartbeats sent.
     pub heartbeats_sent: u64,
     /// Heartbeats received.

@@ -75,6 +75,18 @@ impl Gaps {
         true
     }
 
+    /// Opens the one-sequence gap `seq` anywhere (it must be in no gap), first asked for at
+    /// `first_nack`; false, and nothing opened, when the sender has [`MAX_GAPS_PER_SENDER`].
+    pub fn insert_one(&mut self, seq: u64, now: Instant, first_nack: Instant) -> bool {
+        work::charge(1);
+        if self.map.len() >= MAX_GAPS_PER_SENDER || seq == u64::MAX {
+            return false;
+        }
+        debug_assert!(self.find(seq).is_none(), "{seq} is in a gap already");
+        self.map.insert(seq, Gap { end: seq + 1, noticed: now, next_at: first_nack, tries: 0 });
+        true
+    }
+
     /// The gap holding `seq`, as `(start, gap)`.
     pub fn find(&self, seq: u64) -> Option<(u64, &Gap)> {
         work::charge(1);

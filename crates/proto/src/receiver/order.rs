@@ -124,6 +124,11 @@ impl Incoming {
             // reported lost if no good copy comes).
             Err(e) => return stats.dropped.count_payload_error(&e),
         };
+        let deliver_now = flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected;
+        if deliver_now && self.delivery_full(payload.len(), true) {
+            return self.defer(now, sender, seq, stats);
+        }
+        let Some(peer) = self.peers.get_mut(&sender) else { return };
         peer.done.mark(seq);
         if peer.gaps.arrived(seq) {
             stats.gaps_recovered += 1;
@@ -132,7 +137,7 @@ impl Incoming {
         self.prove(now, sender, stats);
         let Some(peer) = self.peers.get_mut(&sender) else { return };
         let delivery = Delivery { sender, from, seq, payload: Bytes::from(payload), view, reliable: true };
-        if flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected {
+        if deliver_now {
             self.push_delivery(delivery, stats);
         } else {
             peer.held_bytes += delivery.payload.len();
@@ -164,25 +169,14 @@ impl Incoming {
         self.note_progress(sender);
     }
 
-    /// Queues a complete event for the application. When the application is so far behind
-    /// that the queue is at its bound (events or bytes), a reliable event is given up on and
-    /// reported lost, never dropped silently (flow control makes this rare: senders keep
-    /// within `flow_window` of what the application took, unless it took nothing for the
-    /// flow timeout).
+    /// Queues a complete event for the application. A best-effort event that finds the
+    /// queue at its bound (events or bytes) is dropped and counted. Reliable events do not
+    /// get here then (see `defer`), except those held for order, which were counted against
+    /// the held bound while held: they may take the queue past its bound by that much.
     pub(super) fn push_delivery(&mut self, d: Delivery, stats: &mut ProtocolStats) {
         let len = d.payload.len();
-        // Best-effort events may fill half the queue only, so that a flood of them that the
-        // application cannot keep up with never takes the room of reliable events (which
-        // would then be given up on and reported lost).
-        let share = if d.reliable { 1 } else { 2 };
-        let full = self.deliveries.len() >= self.config.max_delivery_queue / share
-            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes / share
-                && !self.deliveries.is_empty());
-        if full {
+        if !d.reliable && self.delivery_full(len, false) {
             stats.dropped.delivery_queue_full += 1;
-            if d.reliable {
-                self.report_lost(d.sender, d.seq, d.seq, stats);
-            }
             return;
         }
         if let Some(peer) = self.peers.get_mut(&d.sender) {
@@ -193,6 +187,38 @@ impl Incoming {
         stats.events_in += 1;
         self.delivery_bytes += len;
         self.deliveries.push_back(d);
+    }
+
+    /// Whether the delivery queue has no room for an event of `len` bytes. Best-effort
+    /// events may fill half the queue only, so that a flood of them that the application
+    /// cannot keep up with never takes the room of reliable events.
+    fn delivery_full(&self, len: usize, reliable: bool) -> bool {
+        let share = if reliable { 1 } else { 2 };
+        self.deliveries.len() >= self.config.max_delivery_queue / share
+            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes / share && !self.deliveries.is_empty())
+    }
+
+    /// A whole reliable event found the delivery queue full (the application is behind,
+    /// with more senders in flight than the queue holds): it is not taken but left missing,
+    /// asked for again after `nack_retry` (backing off as any gap), and only reported lost
+    /// if the application stays behind for `nack_give_up`. Its sender, held to its flow
+    /// window by this receiver's progress, keeps it for repair meanwhile.
+    fn defer(&mut self, now: Instant, sender: u64, seq: u64, stats: &mut ProtocolStats) {
+        stats.delivery_deferred += 1;
+        let Some(peer) = self.peers.get_mut(&sender) else { return };
+        if peer.gaps.find(seq).is_some() {
+            return; // a gap already asks for it
+        }
+        if !peer.gaps.insert_one(seq, now, now + self.config.nack_retry) {
+            // no room for another gap: as before this receiver could defer, it is lost
+            stats.dropped.delivery_queue_full += 1;
+            peer.done.mark(seq);
+            self.report_lost(sender, seq, seq, stats);
+            return self.advance(sender, stats);
+        }
+        let retry = now + self.config.nack_retry;
+        peer.nack_at = Some(peer.nack_at.map_or(retry, |t| t.min(retry)));
+        self.nack_due = Some(self.nack_due.map_or(retry, |d| d.min(retry)));
     }
 
     /// Keeps a sender's held events within `max_held_bytes`, and all senders' within
