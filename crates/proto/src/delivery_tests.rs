@@ -230,10 +230,10 @@ fn senders_whose_windows_exceed_the_delivery_queue_lose_nothing() {
     let mut sent = [0usize; 4];
     let start = net.now;
     while sent.iter().any(|&n| n < per_sender) && net.now < start + Duration::from_secs(30) {
-        for s in 0..4 {
-            if sent[s] < per_sender && net.can_send(s) {
-                net.emit(s, &format!("s{s}e{}", sent[s]), 10, RELIABLE);
-                sent[s] += 1;
+        for (s, count) in sent.iter_mut().enumerate() {
+            if *count < per_sender && net.can_send(s) {
+                net.emit(s, &format!("s{s}e{count}"), 10, RELIABLE);
+                *count += 1;
             }
         }
         net.run_for(Duration::from_micros(200));
