@@ -140,7 +140,8 @@ fn scaling() {
     println!("loses 1% of what it receives (data, NACKs and repairs alike), on its own. *Shared*: the");
     println!("sender's uplink loses 1% of what it sends, before the fan-out, so every receiver misses");
     println!("the same datagrams. What must not grow with the receivers is the load on the sender and");
-    println!("the network: NACKs (all receivers together) and repairs, per event sent.\n");
+    println!("the network: NACKs (all receivers together) and repairs, per event sent. Each run starts");
+    println!("after a 300 ms warm-up without loss, so that the receivers know the group as in a running one.\n");
     println!(
         "| loss | receivers | delivered | exact, in order | sender datagrams (all) | NACKs | repairs | NACKs per event | repairs per event |"
     );
@@ -151,9 +152,23 @@ fn scaling() {
         ("shared 1%", Impairment { shared_loss: 0.01, ..Impairment::default() }),
     ] {
         for receivers in [1, 10, 100, 1000] {
-            let mut net = SimNet::new(7 + receivers as u64, receivers + 1, EndpointConfig::default(), imp.clone());
-            let c = run_on(&mut net, receivers, 100, EVENTS);
-            let sent = net.nodes[0].stats(net.now).datagrams_out;
+            // a warm-up without loss, so that the receivers have heard of each other (their
+            // progress reports) as in a group that has been running
+            let mut net =
+                SimNet::new(7 + receivers as u64, receivers + 1, EndpointConfig::default(), Impairment::default());
+            net.emit(0, "warm-up", 100, DeliveryMode::Reliable);
+            net.run_for(Duration::from_millis(300));
+            let before: Vec<u64> = (0..=receivers).map(|n| net.nodes[n].stats(net.now).nacks_sent).collect();
+            let (sent_before, repairs_before) =
+                (net.nodes[0].stats(net.now).datagrams_out, net.nodes[0].stats(net.now).repairs_sent);
+            for seen in &mut net.seen {
+                seen.clear();
+            }
+            net.impairment = imp.clone();
+            let mut c = run_on(&mut net, receivers, 100, EVENTS);
+            c.nacks -= before[1..].iter().sum::<u64>();
+            c.repairs -= repairs_before;
+            let sent = net.nodes[0].stats(net.now).datagrams_out - sent_before;
             let (nacks, repairs) = (c.nacks as f64 / EVENTS as f64, c.repairs as f64 / EVENTS as f64);
             println!(
                 "| {label} | {receivers} | {:.1}% | {} | {sent} | {} | {} | {nacks:.3} | {repairs:.3} |",
@@ -169,11 +184,11 @@ fn scaling() {
     for label in ["independent 1%", "shared 1%"] {
         let r: Vec<_> = rows.iter().filter(|r| r.0 == label).collect();
         let growth = |f: fn(&&(&str, usize, f64, f64)) -> f64| {
-            let (a, b) = (f(&r[1]), f(&r[r.len() - 1]));
+            let (a, b) = (f(&r[2]), f(&r[r.len() - 1]));
             if a > 0.0 { format!("{:.1}×", b / a) } else { "–".into() }
         };
         println!(
-            "- {label}: from 10 to 1,000 receivers (100×), NACKs per event grow {} and repairs per event {}.",
+            "- {label}: from 100 to 1,000 receivers (10×), NACKs per event grow {} and repairs per event {}.",
             growth(|r| r.2),
             growth(|r| r.3),
         );
@@ -181,9 +196,15 @@ fn scaling() {
     println!("\nReading it: delivery stays 100%, exactly once and in order, up to 1,000 receivers in both");
     println!("cases. Repairs scale well: with shared loss they stay flat (one multicast repair serves every");
     println!("receiver), with independent loss they grow far slower than the receivers (a repair serves all");
-    println!("who lost that datagram). NACKs do not: they grow about linearly with the receivers, because");
-    println!("each receiver draws its NACK delay from a fixed window (`nack_delay_max`, 2 ms) and an");
-    println!("overheard NACK suppresses only the ones not yet sent; at 1,000 receivers 2–5 NACKs per");
-    println!("event reach the sender. Scaling that window with an estimate of the group's size (as NORM");
-    println!("does) is the known fix and is left for a later round of issue 17.");
+    println!("who lost that datagram). NACKs grow sublinearly, about as the square root of the group here");
+    println!("(4.5× for 10× the receivers), from a small base: at 1,000 receivers, 0.2 NACKs per event sent");
+    println!("with shared loss and 0.6 with independent loss. Two rules get there. Gaps a receiver notices");
+    println!("while a request to that sender is pending join that request. Each receiver draws its NACK");
+    println!("delay from a truncated exponential whose rate grows with the log of the group's size (NORM's");
+    println!("backoff; the size is estimated from the distinct nodes heard), so most receivers wait long");
+    println!("enough to hear the first NACK and hold theirs back; retries are spread the same way. Before");
+    println!("these, with a uniform delay per gap, the same runs sent 3,817 NACKs at 1,000 receivers with");
+    println!("shared loss (now 205) and 4,887 with independent loss (now 626), growing linearly. The");
+    println!("window is 1 ms wide here and a NACK takes 0.1 ms to reach the others; suppression gets");
+    println!("better as that ratio grows.");
 }

@@ -113,14 +113,16 @@ fn start_at_oldest_gets_what_the_sender_still_holds() {
 
 /// A receiver whose application takes nothing for 5 s (a blocked listener) costs the other
 /// receivers nothing: one at 10% loss is repaired as fast as when nobody is blocked, and
-/// the blocked one gets everything, in order, once it takes again.
+/// the blocked one gets everything, in order, once it takes again. At 10% loss an ordered
+/// stream's p99 is set by a few chains of lost repairs, which any change of timing moves
+/// around, so the p99s are summed over several seeds.
 #[test]
 fn a_blocked_application_does_not_slow_repairs_for_the_others() {
-    let run = |blocked: bool| {
+    let run = |seed: u64, blocked: bool| {
         let mut config = EndpointConfig::default();
         config.receiver.confirm_taken = true;
         let imp = Impairment { loss: 0.1, ..Impairment::default() };
-        let mut net = SimNet::new(6, 3, config, imp);
+        let mut net = SimNet::new(seed, 3, config, imp);
         if blocked {
             net.paused_until[1] = Some(net.now + Duration::from_secs(5));
         }
@@ -131,20 +133,27 @@ fn a_blocked_application_does_not_slow_repairs_for_the_others() {
         net.run_for(Duration::from_secs(6));
         net
     };
-    let (free, with_blocked) = (run(false), run(true));
     let p99 = |net: &SimNet, node: usize| {
         let mut l: Vec<Duration> = net.seen[node].iter().map(|s| s.latency).collect();
         l.sort();
         l[l.len() * 99 / 100]
     };
-    for net in [&free, &with_blocked] {
-        assert_eq!(names(net, 2), range(0, 2_000));
-        assert_eq!(names(net, 1), range(0, 2_000), "the blocked one gets everything afterwards");
-        assert!(net.lost.iter().all(Vec::is_empty));
+    let (mut free_sum, mut blocked_sum) = (Duration::ZERO, Duration::ZERO);
+    for seed in 1..=6 {
+        let (free, with_blocked) = (run(seed, false), run(seed, true));
+        for net in [&free, &with_blocked] {
+            assert_eq!(names(net, 2), range(0, 2_000));
+            assert_eq!(names(net, 1), range(0, 2_000), "the blocked one gets everything afterwards");
+            assert!(net.lost.iter().all(Vec::is_empty));
+        }
+        assert!(p99(&with_blocked, 1) >= Duration::from_secs(4), "the blocked one really waited");
+        free_sum += p99(&free, 2);
+        blocked_sum += p99(&with_blocked, 2);
     }
-    let (a, b) = (p99(&free, 2), p99(&with_blocked, 2));
-    assert!(b <= a * 2 + Duration::from_millis(5), "repair latency p99 {b:?} with a blocked receiver, {a:?} without");
-    assert!(p99(&with_blocked, 1) >= Duration::from_secs(4), "the blocked one really waited");
+    assert!(
+        blocked_sum <= free_sum * 3 / 2 + Duration::from_millis(30),
+        "repair latency p99 summed over 6 seeds: {blocked_sum:?} with a blocked receiver, {free_sum:?} without"
+    );
 }
 
 /// While an application takes nothing, its receiver reports no progress, so a sender that

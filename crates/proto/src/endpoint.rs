@@ -242,7 +242,7 @@ impl Endpoint {
         }
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += wire_len as u64;
-        self.incoming.begin_datagram();
+        self.incoming.begin_datagram(now, sender);
         for frame in datagram.frames() {
             super::work::charge(1);
             let data = |flags, seq, fragment, bytes| DataFrame { sender, from, flags, seq, fragment, bytes };

@@ -32,6 +32,8 @@ mod delivery_tests;
 mod flow_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod nack_tests;
 pub mod sim;
 #[cfg(test)]
 mod sim_tests;

@@ -73,7 +73,8 @@ pub struct SimNet {
     pub now: Instant,
     /// The nodes' protocol cores.
     pub nodes: Vec<Endpoint>,
-    impairment: Impairment,
+    /// What the network does to datagrams; may change mid-run (a warm-up without loss, say).
+    pub impairment: Impairment,
     in_burst: Vec<bool>,
     queue: BinaryHeap<Reverse<InFlight>>,
     order: u64,

@@ -2,6 +2,7 @@
 //! random backoff and suppression, loss reports, and the peer table.
 
 mod gaps;
+pub mod group;
 mod nacks;
 mod order;
 mod status;
@@ -61,6 +62,8 @@ pub struct Incoming {
     /// `max_senders`: an ORIGIN from one of them does not restart its stream at 0.
     forgotten: HashSet<u64, IdHash>,
     forgotten_order: VecDeque<u64>,
+    /// How many nodes share the group (scales the NACK backoff).
+    group: group::GroupEstimate,
 }
 
 /// A sender that has sent this many datagrams, over at least [`PROOF_AGE`], counts as real
@@ -105,6 +108,7 @@ impl Incoming {
             datagrams: 0,
             forgotten: HashSet::with_hasher(IdHash::new(seed.rotate_left(17) ^ 0x27d4_eb2f)),
             forgotten_order: VecDeque::new(),
+            group: group::GroupEstimate::new(seed.rotate_left(7) ^ 0x85eb_ca6b),
             statuses: Vec::new(),
             status_dirty: false,
             status_due: None,
@@ -232,8 +236,9 @@ impl Incoming {
     }
 
     /// A datagram begins: the frames that follow count as one hearing of their sender.
-    pub fn begin_datagram(&mut self) {
+    pub fn begin_datagram(&mut self, now: Instant, sender: u64) {
         self.datagrams += 1;
+        self.group.observe(now, sender);
     }
 
     /// From now on `sender` counts as real: its gaps are tracked and asked for.

@@ -30,10 +30,20 @@ fn refill(budget: &mut f64, at: &mut Option<Instant>, now: Instant, rate: f64) {
 }
 
 impl Incoming {
+    /// How long a new gap waits before its first NACK: at least [`NACK_GRANULARITY`], then a
+    /// backoff within the rest of `nack_delay_max` drawn as the group's size says (see
+    /// `group.rs`), so that an overheard NACK can spare the others.
     pub(super) fn random_nack_delay(&mut self) -> Duration {
-        let max = self.config.nack_delay_max.as_micros() as u64;
-        let delay = Duration::from_micros(if max == 0 { 0 } else { self.rng.random_range(0..=max) });
-        delay.max(NACK_GRANULARITY)
+        NACK_GRANULARITY + self.random_backoff()
+    }
+
+    /// A random wait within `nack_delay_max` less [`NACK_GRANULARITY`], later the larger the
+    /// group (see `group.rs`). Every (re)scheduled request adds one, so that receivers
+    /// that lost the same repair do not all ask again at the same moment.
+    fn random_backoff(&mut self) -> Duration {
+        let window = self.config.nack_delay_max.saturating_sub(NACK_GRANULARITY);
+        let x: f64 = self.rng.random();
+        self.group.backoff(window, x)
     }
 
     /// Another receiver asked `target` for these: hold back our own request for them. Each
@@ -45,10 +55,13 @@ impl Incoming {
         entries: impl Iterator<Item = NackEntry>,
         stats: &mut ProtocolStats,
     ) {
+        if !self.peers.contains_key(&target) {
+            return;
+        }
+        let later = now + self.config.nack_retry + self.random_backoff();
         let Some(peer) = self.peers.get_mut(&target) else {
             return;
         };
-        let later = now + self.config.nack_retry;
         for e in entries {
             work::charge(1);
             let seq = e.seq.get();
@@ -124,6 +137,7 @@ impl Incoming {
         give_up: &mut Vec<(u64, u64, u64)>,
         stats: &mut ProtocolStats,
     ) -> (Vec<NackEntry>, bool) {
+        let jitter = self.random_backoff();
         let Some(peer) = self.peers.get_mut(&sender) else { return (Vec::new(), false) };
         let rate = match peer.stats.events {
             0 => NACK_ENTRIES_PER_SENDER_PER_SEC / 16.0,
@@ -179,7 +193,7 @@ impl Incoming {
                 seq += 1;
             }
             let tries = gap.tries.saturating_add(1);
-            let asked = Gap { tries, next_at: now + Gap { tries, ..gap }.backoff(&self.config), ..gap };
+            let asked = Gap { tries, next_at: now + Gap { tries, ..gap }.backoff(&self.config) + jitter, ..gap };
             if seq >= gap.end && !listed {
                 peer.gaps.remove(start); // everything in it arrived meanwhile
             } else if seq >= gap.end || (listed && !peer.gaps.split_at(start, seq, asked)) {

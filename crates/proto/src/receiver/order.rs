@@ -69,6 +69,12 @@ impl Incoming {
             return;
         }
         stats.gaps_detected += fresh;
+        // a request to this sender already scheduled takes the new gap along (one NACK for
+        // both) rather than sending another of its own
+        let first_nack = match peer.nack_at {
+            Some(pending) if pending > now => pending.min(first_nack),
+            _ => first_nack,
+        };
         peer.gaps.open(from, end, now, first_nack);
         peer.nack_at = Some(peer.nack_at.map_or(first_nack, |t| t.min(first_nack)));
         self.nack_due = Some(self.nack_due.map_or(first_nack, |d| d.min(first_nack)));
