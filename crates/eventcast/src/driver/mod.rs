@@ -4,5 +4,6 @@
 pub mod batch;
 pub(crate) mod echo_filter;
 pub(crate) mod emit_ring;
+pub(crate) mod gso;
 pub(crate) mod socket;
 pub(crate) mod task;

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{self, BATCH};
 use super::emit_ring::{Emit, EmitRing};
+use super::gso::{self, Received};
 use crate::emitter::queue::{DeliveryQueue, Item};
 use crate::event::{Event, Loss, SenderId};
 use crate::proto::crypto::Keyring;
@@ -20,14 +21,21 @@ use crate::proto::{DeliveryMode, Endpoint, ProtocolStats};
 use crate::transport::{Extra, NATS_SOURCE, TransportCounters, is_listed, next_from_nats, readable};
 
 /// Datagrams read per system call (recvmmsg), and calls before dispatching and looking at
-/// commands again.
+/// commands again (NATS).
 const RECV_CALLS: usize = 4;
+/// Bytes read from a socket per turn at most before the driver hands events over and looks
+/// at timers and emits again: with GRO (many datagrams per buffer) or 64 KB datagrams, a
+/// turn bounded by calls alone could bring more events than the delivery queue holds.
+const TURN_BYTES: usize = 1 << 20;
 /// The longest the driver waits to collect what the listeners took (and report it to the
 /// senders) when nothing else wakes it, while they take something each time...
 const COLLECT_TAKEN: Duration = Duration::from_millis(2);
 /// ...doubling up to this while they take nothing (a listener blocks), so that a stuck
 /// listener does not keep the driver waking 500 times a second.
 const COLLECT_TAKEN_IDLE: Duration = Duration::from_millis(64);
+/// Datagrams the driver takes from the core per send call when sends are segmented (runs
+/// of up to 64 go as one message, 64 messages per call).
+const SEND_BATCH: usize = 512;
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -79,7 +87,10 @@ enum Wake {
 /// Buffers of the batched socket I/O.
 struct Buffers {
     recv: Vec<u8>,
-    meta: Vec<(usize, Option<SocketAddr>)>,
+    meta: Vec<Received>,
+    /// Whether sends may go segmented (UDP GSO); off after the kernel refused one.
+    gso: bool,
+    runs: Vec<gso::Run>,
     /// Datagrams the core produced that the socket has not taken yet.
     send: std::collections::VecDeque<Vec<u8>>,
     destination: SockAddr,
@@ -99,7 +110,9 @@ impl Driver {
     pub async fn run(mut self) {
         let mut io = Buffers {
             recv: vec![0u8; RECV_STRIDE * BATCH],
-            meta: vec![(0, None); BATCH],
+            meta: vec![Received::default(); BATCH],
+            gso: true,
+            runs: Vec::new(),
             send: Default::default(),
             destination: self.destination.into(),
             taken: Vec::new(),
@@ -108,6 +121,11 @@ impl Driver {
             collect_every: COLLECT_TAKEN,
         };
         self.core.handle_start(Instant::now());
+        if let Some(socket) = &self.socket
+            && !gso::enable_gro(socket)
+        {
+            tracing::debug!(target: "eventcast::net", "no UDP GRO on this socket: datagrams arrive one by one");
+        }
         loop {
             self.flush(&mut io).await;
             let accepting = self.core.can_send(Instant::now());
@@ -279,7 +297,8 @@ impl Driver {
     async fn flush(&mut self, io: &mut Buffers) {
         let now = Instant::now();
         loop {
-            while io.send.len() < BATCH {
+            let collect = if io.gso { SEND_BATCH } else { BATCH };
+            while io.send.len() < collect {
                 match self.core.poll_transmit(now) {
                     Some(t) => io.send.push_back(t.contents),
                     None => break,
@@ -292,6 +311,17 @@ impl Driver {
             // The multicast socket sets the pace (it waits when full); the other transports
             // get what it took. Without multicast, every datagram goes at once.
             let sent = match &self.socket {
+                Some(socket) if io.gso => {
+                    let (destination, runs) = (&io.destination, &mut io.runs);
+                    match socket.try_io(Interest::WRITABLE, || gso::send_segmented(socket, destination, &refs, runs)) {
+                        Err(e) if gso::is_gso_unsupported(&e) => {
+                            tracing::debug!(target: "eventcast::net", error = %e, "UDP GSO refused: sending datagram by datagram");
+                            io.gso = false;
+                            continue;
+                        }
+                        sent => sent,
+                    }
+                }
                 Some(socket) => {
                     socket.try_io(Interest::WRITABLE, || batch::send_to_many(socket, &io.destination, &refs))
                 }
@@ -343,7 +373,7 @@ impl Driver {
     }
 }
 
-/// Reads what `socket` has into the core, a batch per system call, a few calls at most.
+/// Reads what `socket` has into the core, a batch per system call, [`TURN_BYTES`] at most.
 /// For the peer socket, `peers` counts the datagrams and says which sources are listed.
 fn receive(
     core: &mut Endpoint,
@@ -351,9 +381,11 @@ fn receive(
     io: &mut Buffers,
     peers: Option<(&std::sync::atomic::AtomicU64, &dyn Fn(SocketAddr) -> bool)>,
 ) {
-    for _ in 0..RECV_CALLS {
-        let got =
-            socket.try_io(Interest::READABLE, || batch::recv_many(socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
+    let mut read = 0;
+    while read < TURN_BYTES {
+        let buffers = ((TURN_BYTES - read) / RECV_STRIDE).clamp(1, BATCH);
+        let meta = &mut io.meta[..buffers];
+        let got = socket.try_io(Interest::READABLE, || gso::recv_segmented(socket, &mut io.recv, RECV_STRIDE, meta));
         let n = match got {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -363,18 +395,22 @@ fn receive(
             }
         };
         if let Some((c, _)) = peers {
-            c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            let datagrams = io.meta.iter().take(n).map(|m| m.datagrams().count().max(1)).sum::<usize>();
+            c.fetch_add(datagrams as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        read += io.meta.iter().take(n).map(|m| m.len.max(1)).sum::<usize>();
         let now = Instant::now();
-        for (i, (len, from)) in io.meta.iter().take(n).enumerate() {
-            if let Some(from) = from
-                && peers.is_none_or(|(_, listed)| listed(*from))
+        for (i, received) in io.meta.iter().take(n).enumerate() {
+            if let Some(from) = received.from
+                && peers.is_none_or(|(_, listed)| listed(from))
             {
-                let start = i * RECV_STRIDE;
-                core.handle_datagram(now, *from, &io.recv[start..start + len]);
+                let buffer = &io.recv[i * RECV_STRIDE..];
+                for datagram in received.datagrams() {
+                    core.handle_datagram(now, from, &buffer[datagram]);
+                }
             }
         }
-        if n < BATCH {
+        if n < buffers {
             return;
         }
     }

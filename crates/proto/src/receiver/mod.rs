@@ -423,7 +423,7 @@ impl Incoming {
     /// The next event to hand to the application.
     pub fn poll_event(&mut self) -> Option<Delivery> {
         let d = self.deliveries.pop_front()?;
-        self.delivery_bytes -= d.payload.len();
+        self.delivery_bytes -= order::queued_bytes(d.payload.len());
         Some(d)
     }
 

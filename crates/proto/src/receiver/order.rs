@@ -19,6 +19,11 @@ use crate::work;
 
 use super::types::{Delivery, Loss};
 
+/// Memory a queued event of `len` payload bytes takes: the payload and its entry.
+pub(super) fn queued_bytes(len: usize) -> usize {
+    len + std::mem::size_of::<Delivery>()
+}
+
 impl Incoming {
     /// Everything below `end` was sent: what is not done there is missing from now on, and
     /// what falls more than [`WINDOW`] behind `end` is given up on.
@@ -191,7 +196,7 @@ impl Incoming {
             peer.in_app += u64::from(d.reliable && self.config.confirm_taken);
         }
         stats.events_in += 1;
-        self.delivery_bytes += len;
+        self.delivery_bytes += queued_bytes(len);
         self.deliveries.push_back(d);
     }
 
@@ -201,7 +206,8 @@ impl Incoming {
     fn delivery_full(&self, len: usize, reliable: bool) -> bool {
         let share = if reliable { 1 } else { 2 };
         self.deliveries.len() >= self.config.max_delivery_queue / share
-            || (self.delivery_bytes + len > self.config.max_delivery_queue_bytes / share && !self.deliveries.is_empty())
+            || (self.delivery_bytes + queued_bytes(len) > self.config.max_delivery_queue_bytes / share
+                && !self.deliveries.is_empty())
     }
 
     /// A whole reliable event found the delivery queue full (the application is behind,

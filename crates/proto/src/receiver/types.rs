@@ -55,11 +55,13 @@ pub struct ReceiverConfig {
     pub max_held_bytes: usize,
     /// Complete events held for order by all senders together, in bytes.
     pub max_held_total_bytes: usize,
-    /// Received events waiting in `poll_event` (the application has not taken them yet)
-    /// before new ones are given up on and reported lost. Best-effort events may fill half
-    /// of it (and of the byte bound) only, so that they never crowd out reliable ones.
+    /// Received events waiting in `poll_event` (the application has not taken them yet);
+    /// a reliable event that finds the queue full is put off and asked for again (see
+    /// `delivery_deferred`). Best-effort events may fill half of it (and of the byte
+    /// bound) only, so that they never crowd out reliable ones.
     pub max_delivery_queue: usize,
-    /// The same bound in bytes of payload.
+    /// The same bound in bytes: payloads and each entry's bookkeeping (about 100 bytes), so
+    /// that it bounds real memory also for many small events.
     pub max_delivery_queue_bytes: usize,
     /// Where a receiver's stream of each sender starts.
     pub start_at: StartAt,
@@ -87,7 +89,7 @@ impl Default for ReceiverConfig {
             nack_give_up: Duration::from_secs(20),
             max_held_bytes: 32 << 20,
             max_held_total_bytes: 64 << 20,
-            max_delivery_queue: 65_536,
+            max_delivery_queue: 1 << 20,
             max_delivery_queue_bytes: 64 << 20,
             confirm_taken: false,
             start_at: StartAt::Live,
