@@ -261,3 +261,34 @@ fn senders_whose_windows_exceed_the_delivery_queue_lose_nothing() {
     assert!(stats.delivery_deferred > 0, "the queue was full at some point: {stats:?}");
     assert_eq!(stats.events_lost, 0);
 }
+
+/// Large events under loss, with a hold-for-order bound of three events and a repair
+/// buffer of sixteen: events completed behind a missing one beyond the bound are put off
+/// rather than the missing one given up, and the sender's byte window keeps it from
+/// evicting repair copies the receiver still needs. Nothing is lost.
+#[test]
+fn large_events_past_the_hold_bound_are_put_off_not_lost() {
+    let mut config = EndpointConfig::default();
+    config.receiver.max_held_bytes = 3 * 65_536;
+    config.sender.retransmit_max_bytes = 16 * 70_000;
+    config.sender.flow_window_bytes = 8 * 70_000;
+    let imp = Impairment { loss: 0.05, ..Impairment::default() };
+    let mut net = SimNet::new(11, 2, config, imp);
+    let mut sent = 0;
+    let start = net.now;
+    while sent < 200 && net.now < start + Duration::from_secs(60) {
+        if net.can_send(0) {
+            net.emit(0, &format!("e{sent}"), 65_536, RELIABLE);
+            sent += 1;
+        }
+        net.run_for(Duration::from_micros(200));
+    }
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(sent, 200);
+    assert_eq!(names(&net, 1), range(0, 200));
+    assert!(net.lost[1].is_empty(), "{:?}", net.lost[1]);
+    let stats = net.nodes[1].stats(net.now);
+    assert_eq!(stats.held_overflow, 0);
+    assert!(stats.held_bytes <= 3 * 65_536);
+    assert!(stats.delivery_deferred > 0, "the hold bound was reached: {stats:?}");
+}

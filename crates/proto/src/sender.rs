@@ -65,6 +65,11 @@ pub struct SenderConfig {
     /// Reliable sequences the sender may be ahead of its slowest receiver (flow control;
     /// well inside the receivers' duplicate window).
     pub flow_window: u64,
+    /// The same window in bytes held for repair (payloads and bookkeeping, as
+    /// `retransmit_max_bytes` counts them): a sender of large events waits for the slowest
+    /// reporting receiver before its repair copies, which that receiver may still need,
+    /// could be evicted. One event is always allowed.
+    pub flow_window_bytes: usize,
     /// A receiver that reports no progress for this long stops holding the sender back.
     pub flow_timeout: Duration,
     /// Receivers tracked for flow control, at most.
@@ -87,6 +92,7 @@ impl Default for SenderConfig {
             repair_burst_bytes: 16 << 20,
             max_tx_queue_bytes: 4 << 20,
             flow_window: 16_384,
+            flow_window_bytes: 32 << 20,
             flow_timeout: Duration::from_secs(1),
             flow_max_receivers: 1024,
         }
@@ -185,6 +191,10 @@ pub struct Outgoing {
     next_best_effort_seq: u64,
     retransmit: VecDeque<Sent>,
     retransmit_bytes: usize,
+    /// Of `retransmit_bytes`, those of sequences below `acked_to` (a cursor that follows
+    /// the flow floor, so that the bytes not yet acknowledged cost O(1) amortized).
+    acked_bytes: usize,
+    acked_to: u64,
     data: DatagramQueue,
     control: DatagramQueue,
     heartbeat_at: Option<Instant>,
@@ -233,6 +243,8 @@ impl Outgoing {
             next_best_effort_seq: 0,
             retransmit: VecDeque::new(),
             retransmit_bytes: 0,
+            acked_bytes: 0,
+            acked_to: 0,
             data: DatagramQueue::default(),
             control: DatagramQueue::default(),
             heartbeat_at: None,
@@ -426,12 +438,32 @@ impl Outgoing {
             stats.backpressure_waits += 1;
         }
         self.blocked = full;
-        let flow_blocked = !self.flow.allows(now, self.next_seq);
+        let flow_blocked =
+            !self.flow.allows(now, self.next_seq) || self.unacked_bytes() >= self.config.flow_window_bytes;
         if flow_blocked && !self.flow_blocked {
             stats.flow_control_waits += 1;
         }
         self.flow_blocked = flow_blocked;
         !full && !flow_blocked
+    }
+
+    /// Bytes held for repair that some reporting receiver has not acknowledged (0 while
+    /// none reports).
+    fn unacked_bytes(&mut self) -> usize {
+        let Some(floor) = self.flow.floor() else { return 0 };
+        let oldest = self.oldest_available();
+        if self.acked_to < oldest || floor < self.acked_to {
+            // evicted past the cursor, or a slower receiver appeared: count again
+            self.acked_to = oldest;
+            self.acked_bytes = 0;
+        }
+        while self.acked_to < floor.min(self.next_seq) {
+            if let Some(sent) = self.retransmit.get((self.acked_to - oldest) as usize) {
+                self.acked_bytes += held_bytes(&sent.payload);
+            }
+            self.acked_to += 1;
+        }
+        self.retransmit_bytes.saturating_sub(self.acked_bytes)
     }
 
     /// A receiver's STATUS on this sender's stream.
@@ -460,6 +492,9 @@ impl Outgoing {
             let held_enough = age >= self.config.retransmit_min_hold || front.seq < acked_below;
             if age >= self.config.retransmit_max_age || (over && held_enough) {
                 self.retransmit_bytes -= held_bytes(&front.payload);
+                if front.seq < self.acked_to {
+                    self.acked_bytes -= held_bytes(&front.payload);
+                }
                 self.retransmit.pop_front();
             } else {
                 break;

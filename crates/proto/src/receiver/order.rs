@@ -136,7 +136,15 @@ impl Incoming {
             Err(e) => return stats.dropped.count_payload_error(&e),
         };
         let deliver_now = flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected;
-        if deliver_now && self.delivery_full(payload.len(), true) {
+        let room = match deliver_now {
+            true => !self.delivery_full(payload.len(), true),
+            // held for order: within the held bounds, or put off like a full queue's
+            false => {
+                peer.held_bytes + payload.len() <= self.config.max_held_bytes
+                    && self.held_total + payload.len() <= self.config.max_held_total_bytes
+            }
+        };
+        if !room {
             return self.defer(now, sender, seq, stats);
         }
         let Some(peer) = self.peers.get_mut(&sender) else { return };
@@ -210,11 +218,12 @@ impl Incoming {
                 && !self.deliveries.is_empty())
     }
 
-    /// A whole reliable event found the delivery queue full (the application is behind,
-    /// with more senders in flight than the queue holds): it is not taken but left missing,
-    /// asked for again after `nack_retry` (backing off as any gap), and only reported lost
-    /// if the application stays behind for `nack_give_up`. Its sender, held to its flow
-    /// window by this receiver's progress, keeps it for repair meanwhile.
+    /// A whole reliable event found no room: the delivery queue is full (the application is
+    /// behind, with more senders in flight than the queue holds), or it would be held for
+    /// order beyond the held bounds (large events after a missing one). It is not taken but
+    /// left missing, asked for again after `nack_retry` (backing off as any gap), and only
+    /// reported lost if that lasts `nack_give_up`. Its sender, held to its flow window by
+    /// this receiver's progress, keeps it for repair meanwhile.
     fn defer(&mut self, now: Instant, sender: u64, seq: u64, stats: &mut ProtocolStats) {
         stats.delivery_deferred += 1;
         let Some(peer) = self.peers.get_mut(&sender) else { return };
