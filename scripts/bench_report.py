@@ -191,6 +191,11 @@ def main(src, md_path, svg_path):
     L.append("")
     L.extend(round_two(c, raw128, nats, lat, raw1024_mb))
     L.append("")
+    growth = os.path.join(os.path.dirname(md_path), "BENCHMARKS-growth.md")
+    if os.path.exists(growth):
+        with open(growth) as f:
+            L.append(f.read().rstrip())
+        L.append("")
     with open(os.path.join(os.path.dirname(md_path), "BENCHMARKS-analysis.md")) as f:
         L.append(f.read().rstrip())
     L.append("")
