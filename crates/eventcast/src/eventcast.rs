@@ -444,7 +444,9 @@ impl Eventcast {
     /// handed to the driver under one lock per batch instead of one per event: for producers
     /// with many events at a time. Every event is encoded and checked first; if one is bad
     /// (its name, its size), nothing is sent and the error names it. Returns how many were
-    /// sent. Own listeners get their copies after the batch went out.
+    /// sent. Own listeners get their copies after the batch went out. If the instance stops
+    /// (or this future is dropped) while the batch waits for room, the events queued so far
+    /// are sent and the rest are not; the error is then [`Error::NotRunning`].
     ///
     /// ```no_run
     /// # async fn f(ec: eventcast::Eventcast) -> eventcast::Result<()> {

@@ -292,3 +292,39 @@ fn large_events_past_the_hold_bound_are_put_off_not_lost() {
     assert!(stats.held_bytes <= 3 * 65_536);
     assert!(stats.delivery_deferred > 0, "the hold bound was reached: {stats:?}");
 }
+
+/// The byte window follows the receivers that report: one that falls silent stops holding
+/// the sender back after the flow timeout, as with the sequence window.
+#[test]
+fn a_silent_receiver_stops_holding_back_the_byte_window() {
+    let mut config = EndpointConfig::default();
+    config.receiver.confirm_taken = true;
+    config.sender.flow_window_bytes = 4 * 70_000;
+    config.sender.flow_timeout = Duration::from_millis(500);
+    let mut net = SimNet::new(12, 3, config, Impairment::default());
+    for i in 0..5 {
+        net.emit(0, &format!("e{i}"), 65_536, RELIABLE);
+        net.run_for(Duration::from_millis(5));
+    }
+    assert_eq!(net.seen[1].len(), 5);
+    net.paused_until[1] = Some(net.now + Duration::from_secs(30)); // takes nothing from now on
+    let start = net.now;
+    let mut sent = 5;
+    while net.now < start + Duration::from_millis(300) {
+        if net.can_send(0) {
+            net.emit(0, &format!("e{sent}"), 65_536, RELIABLE);
+            sent += 1;
+        }
+        net.run_for(Duration::from_millis(1));
+    }
+    assert!(sent <= 5 + 6, "held within about four events of the silent receiver: {sent}");
+    while net.now < start + Duration::from_secs(3) {
+        if net.can_send(0) {
+            net.emit(0, &format!("e{sent}"), 65_536, RELIABLE);
+            sent += 1;
+        }
+        net.run_for(Duration::from_millis(1));
+    }
+    assert!(sent > 100, "after the flow timeout the silent receiver no longer holds it: {sent}");
+    assert_eq!(net.seen[2].len(), sent, "the other receiver got everything");
+}

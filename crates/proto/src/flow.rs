@@ -89,6 +89,14 @@ impl FlowControl {
         self.floor.is_none_or(|floor| next_seq < floor.saturating_add(self.window))
     }
 
+    /// Forgets receivers that reported nothing for the timeout once the slowest one is due
+    /// to (so that a floor read for the byte window is not held by a silent receiver).
+    pub fn refresh(&mut self, now: Instant) {
+        if self.wake_at.is_some_and(|t| t <= now) {
+            self.recompute(now);
+        }
+    }
+
     /// Every receiver that reports progress has every sequence below this (`None` when
     /// none reports): the sender may free repair copies below it early.
     pub fn floor(&self) -> Option<u64> {

@@ -105,6 +105,9 @@ fn wire_seq(seq: u64) -> Seq {
 }
 
 struct Sent {
+    /// Bytes held for repair by every reliable event sent before this one (see
+    /// `unacked_bytes`).
+    held_before: u64,
     seq: u64,
     flags: u8,
     payload: Bytes,
@@ -191,10 +194,9 @@ pub struct Outgoing {
     next_best_effort_seq: u64,
     retransmit: VecDeque<Sent>,
     retransmit_bytes: usize,
-    /// Of `retransmit_bytes`, those of sequences below `acked_to` (a cursor that follows
-    /// the flow floor, so that the bytes not yet acknowledged cost O(1) amortized).
-    acked_bytes: usize,
-    acked_to: u64,
+    /// Bytes held for repair by every reliable event sent so far (a running total, so that
+    /// the bytes above any sequence cost O(1)).
+    held_sent: u64,
     data: DatagramQueue,
     control: DatagramQueue,
     heartbeat_at: Option<Instant>,
@@ -243,8 +245,7 @@ impl Outgoing {
             next_best_effort_seq: 0,
             retransmit: VecDeque::new(),
             retransmit_bytes: 0,
-            acked_bytes: 0,
-            acked_to: 0,
+            held_sent: 0,
             data: DatagramQueue::default(),
             control: DatagramQueue::default(),
             heartbeat_at: None,
@@ -294,7 +295,16 @@ impl Outgoing {
         stats.events_out += 1;
         if mode != DeliveryMode::BestEffort {
             self.retransmit_bytes += held_bytes(&payload);
-            self.retransmit.push_back(Sent { seq, flags, payload, sent_at: now, repaired: HashMap::new() });
+            let held_before = self.held_sent;
+            self.held_sent += held_bytes(&payload) as u64;
+            self.retransmit.push_back(Sent {
+                held_before,
+                seq,
+                flags,
+                payload,
+                sent_at: now,
+                repaired: HashMap::new(),
+            });
             // After a pause the heartbeats start again at their fastest; while sending goes
             // on they keep their schedule, so receivers hear of the latest event in time.
             let soon = now + self.config.heartbeat_min;
@@ -438,8 +448,7 @@ impl Outgoing {
             stats.backpressure_waits += 1;
         }
         self.blocked = full;
-        let flow_blocked =
-            !self.flow.allows(now, self.next_seq) || self.unacked_bytes() >= self.config.flow_window_bytes;
+        let flow_blocked = self.flow_blocks(now);
         if flow_blocked && !self.flow_blocked {
             stats.flow_control_waits += 1;
         }
@@ -448,22 +457,24 @@ impl Outgoing {
     }
 
     /// Bytes held for repair that some reporting receiver has not acknowledged (0 while
-    /// none reports).
-    fn unacked_bytes(&mut self) -> usize {
+    /// none reports). O(1): the entry at the floor knows the bytes sent before it.
+    fn unacked_bytes(&mut self, now: Instant) -> usize {
+        self.flow.refresh(now);
         let Some(floor) = self.flow.floor() else { return 0 };
         let oldest = self.oldest_available();
-        if self.acked_to < oldest || floor < self.acked_to {
-            // evicted past the cursor, or a slower receiver appeared: count again
-            self.acked_to = oldest;
-            self.acked_bytes = 0;
+        if floor <= oldest {
+            return self.retransmit_bytes;
         }
-        while self.acked_to < floor.min(self.next_seq) {
-            if let Some(sent) = self.retransmit.get((self.acked_to - oldest) as usize) {
-                self.acked_bytes += held_bytes(&sent.payload);
-            }
-            self.acked_to += 1;
+        match self.retransmit.get((floor - oldest) as usize) {
+            Some(at_floor) => (self.held_sent - at_floor.held_before) as usize,
+            None => 0, // everything held is acknowledged
         }
-        self.retransmit_bytes.saturating_sub(self.acked_bytes)
+    }
+
+    /// Whether flow control holds the next event back: the slowest reporting receiver is
+    /// `flow_window` sequences or `flow_window_bytes` behind.
+    fn flow_blocks(&mut self, now: Instant) -> bool {
+        !self.flow.allows(now, self.next_seq) || self.unacked_bytes(now) >= self.config.flow_window_bytes
     }
 
     /// A receiver's STATUS on this sender's stream.
@@ -492,9 +503,6 @@ impl Outgoing {
             let held_enough = age >= self.config.retransmit_min_hold || front.seq < acked_below;
             if age >= self.config.retransmit_max_age || (over && held_enough) {
                 self.retransmit_bytes -= held_bytes(&front.payload);
-                if front.seq < self.acked_to {
-                    self.acked_bytes -= held_bytes(&front.payload);
-                }
                 self.retransmit.pop_front();
             } else {
                 break;
@@ -560,7 +568,7 @@ impl Outgoing {
         self.blocked &= self.is_full();
         if self.flow_blocked {
             // the flow timer is due: look again, so that it moves or clears
-            self.flow_blocked = !self.flow.allows(now, self.next_seq);
+            self.flow_blocked = self.flow_blocks(now);
         }
     }
 

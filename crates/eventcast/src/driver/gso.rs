@@ -91,9 +91,8 @@ pub fn send_segmented(
     if taken == 0 {
         return Ok(0);
     }
-    const SPACE: usize = cmsg_space();
     let mut iovecs: Vec<libc::iovec> = Vec::with_capacity(taken);
-    let mut control = [[0u8; SPACE]; MESSAGES];
+    let mut control = [Control::ZERO; MESSAGES];
     // SAFETY: zeroed mmsghdr is a valid empty value; every pointer set below points into
     // `datagrams`, `iovecs` (not reallocated after this: its capacity is `taken`),
     // `control` or `destination`, all alive for the call; the kernel only reads them.
@@ -109,8 +108,8 @@ pub fn send_segmented(
             h.msg_iov = iovecs.as_mut_ptr().add(run.start);
             h.msg_iovlen = run.count as _;
             if run.count > 1 {
-                h.msg_control = control[m].as_mut_ptr().cast();
-                h.msg_controllen = SPACE as _;
+                h.msg_control = control[m].0.as_mut_ptr().cast();
+                h.msg_controllen = CONTROL_SPACE as _;
                 let c = libc::CMSG_FIRSTHDR(h);
                 (*c).cmsg_level = libc::SOL_UDP;
                 (*c).cmsg_type = UDP_SEGMENT;
@@ -158,12 +157,11 @@ pub fn recv_segmented(
     stride: usize,
     meta: &mut [Received],
 ) -> io::Result<usize> {
-    const SPACE: usize = cmsg_space();
     let count = (buffer.len() / stride.max(1)).min(meta.len()).min(MESSAGES);
     if count == 0 {
         return Ok(0);
     }
-    let mut control = [[0u8; SPACE]; MESSAGES];
+    let mut control = [Control::ZERO; MESSAGES];
     // SAFETY: as in `send_segmented`; the kernel writes into each buffer up to `stride`,
     // each name storage up to its size and each control buffer up to `SPACE`, all ours.
     unsafe {
@@ -178,8 +176,8 @@ pub fn recv_segmented(
             h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut iovecs[i];
             h.msg_iovlen = 1;
-            h.msg_control = control[i].as_mut_ptr().cast();
-            h.msg_controllen = SPACE as _;
+            h.msg_control = control[i].0.as_mut_ptr().cast();
+            h.msg_controllen = CONTROL_SPACE as _;
         }
         let got = libc::recvmmsg(
             socket.as_raw_fd(),
@@ -198,8 +196,9 @@ pub fn recv_segmented(
             let mut c = libc::CMSG_FIRSTHDR(h);
             while !c.is_null() {
                 if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
-                    let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<u16>()) as usize;
-                    if size > 0 {
+                    // the kernel writes an int here (UDP_SEGMENT takes a u16 on send)
+                    let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    if let Ok(size @ 1..=65_535) = usize::try_from(size) {
                         segment = size.min(len.max(1));
                     }
                 }
@@ -212,10 +211,18 @@ pub fn recv_segmented(
     }
 }
 
-/// Room for one control message holding an int (the largest either direction uses).
-const fn cmsg_space() -> usize {
-    // CMSG_SPACE(sizeof(int)) on 64-bit Linux: a 16-byte header and the int, aligned to 8.
-    16 + 8
+/// Room for one control message holding an int (the largest either direction uses):
+/// CMSG_SPACE(sizeof(int)) on 64-bit Linux, a 16-byte header and the int aligned to 8 (more
+/// than enough on 32-bit).
+const CONTROL_SPACE: usize = 16 + 8;
+
+/// A control-message buffer, aligned as the `cmsghdr` written into it must be.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct Control([u8; CONTROL_SPACE]);
+
+impl Control {
+    const ZERO: Control = Control([0; CONTROL_SPACE]);
 }
 
 #[cfg(test)]

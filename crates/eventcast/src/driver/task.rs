@@ -27,6 +27,9 @@ const RECV_CALLS: usize = 4;
 /// at timers and emits again: with GRO (many datagrams per buffer) or 64 KB datagrams, a
 /// turn bounded by calls alone could bring more events than the delivery queue holds.
 const TURN_BYTES: usize = 1 << 20;
+/// What each received buffer counts against `TURN_BYTES` at least: a flood of tiny
+/// datagrams ends a turn after 256 of them, as four calls of 64 did before.
+const TURN_MIN_CHARGE: usize = TURN_BYTES / (4 * BATCH);
 /// The longest the driver waits to collect what the listeners took (and report it to the
 /// senders) when nothing else wakes it, while they take something each time...
 const COLLECT_TAKEN: Duration = Duration::from_millis(2);
@@ -383,9 +386,8 @@ fn receive(
 ) {
     let mut read = 0;
     while read < TURN_BYTES {
-        let buffers = ((TURN_BYTES - read) / RECV_STRIDE).clamp(1, BATCH);
-        let meta = &mut io.meta[..buffers];
-        let got = socket.try_io(Interest::READABLE, || gso::recv_segmented(socket, &mut io.recv, RECV_STRIDE, meta));
+        let got =
+            socket.try_io(Interest::READABLE, || gso::recv_segmented(socket, &mut io.recv, RECV_STRIDE, &mut io.meta));
         let n = match got {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -398,7 +400,8 @@ fn receive(
             let datagrams = io.meta.iter().take(n).map(|m| m.datagrams().count().max(1)).sum::<usize>();
             c.fetch_add(datagrams as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        read += io.meta.iter().take(n).map(|m| m.len.max(1)).sum::<usize>();
+        // tiny datagrams are charged as if larger, so that a turn ends after a few calls
+        read += io.meta.iter().take(n).map(|m| m.len.max(TURN_MIN_CHARGE)).sum::<usize>();
         let now = Instant::now();
         for (i, received) in io.meta.iter().take(n).enumerate() {
             if let Some(from) = received.from
@@ -410,7 +413,7 @@ fn receive(
                 }
             }
         }
-        if n < buffers {
+        if n < BATCH {
             return;
         }
     }

@@ -77,7 +77,7 @@ impl Incoming {
         // a request to this sender already scheduled takes the new gap along (one NACK for
         // both) rather than sending another of its own
         let first_nack = match peer.nack_at {
-            Some(pending) if pending > now => pending.min(first_nack),
+            Some(pending) if pending > now => pending.min(first_nack).max(now + super::NACK_GRANULARITY),
             _ => first_nack,
         };
         peer.gaps.open(from, end, now, first_nack);
@@ -138,11 +138,11 @@ impl Incoming {
         let deliver_now = flags & wire::FRAME_UNORDERED != 0 || seq == peer.next_expected;
         let room = match deliver_now {
             true => !self.delivery_full(payload.len(), true),
-            // held for order: within the held bounds, or put off like a full queue's
-            false => {
-                peer.held_bytes + payload.len() <= self.config.max_held_bytes
-                    && self.held_total + payload.len() <= self.config.max_held_total_bytes
-            }
+            // held for order: within the sender's held bound, or put off like a full
+            // queue's (the bound of all senders together gives up on the biggest holder's
+            // oldest gap instead, see `enforce_bounds`, so that one sender cannot make
+            // every other sender's events be put off)
+            false => peer.held_bytes + payload.len() <= self.config.max_held_bytes,
         };
         if !room {
             return self.defer(now, sender, seq, stats);
@@ -225,8 +225,13 @@ impl Incoming {
     /// reported lost if that lasts `nack_give_up`. Its sender, held to its flow window by
     /// this receiver's progress, keeps it for repair meanwhile.
     fn defer(&mut self, now: Instant, sender: u64, seq: u64, stats: &mut ProtocolStats) {
-        stats.delivery_deferred += 1;
         let Some(peer) = self.peers.get_mut(&sender) else { return };
+        if !peer.proven {
+            return; // dropped as the network might have: no gaps, NACKs or reports for it
+        }
+        stats.delivery_deferred += 1;
+        // everything below known_end is done or in a gap; gaps open only above it
+        peer.known_end = peer.known_end.max(seq.saturating_add(1));
         if peer.gaps.find(seq).is_some() {
             return; // a gap already asks for it
         }
