@@ -44,7 +44,8 @@ pub fn send_to_many(
 
 /// Receives up to `buffer.len() / stride` datagrams, the i-th at `buffer[i * stride..]`
 /// (longer ones are cut to `stride`): sizes and sources go to `meta`; returns how many
-/// arrived (`WouldBlock` when none were waiting).
+/// arrived (`WouldBlock` when none were waiting). The socket must not have asked for GRO
+/// (see `gso::recv_segmented`, which this uses).
 #[cfg(target_os = "linux")]
 pub fn recv_many(
     socket: &UdpSocket,
@@ -52,48 +53,14 @@ pub fn recv_many(
     stride: usize,
     meta: &mut [(usize, Option<SocketAddr>)],
 ) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let count = (buffer.len() / stride.max(1)).min(meta.len()).min(BATCH);
-    if count == 0 {
-        return Ok(0);
+    let mut received = [super::gso::Received::default(); BATCH];
+    let count = meta.len().min(BATCH);
+    let n = super::gso::recv_segmented(socket, buffer, stride, &mut received[..count])?;
+    for (m, r) in meta.iter_mut().zip(&received[..n]) {
+        *m = (r.len, r.from);
     }
-    // SAFETY: as in `send_to_many`; here the kernel writes into each buffer up to its length
-    // and into each storage up to `msg_namelen`, all of which we own for the whole call.
-    unsafe {
-        let mut iovecs: [libc::iovec; BATCH] = std::mem::zeroed();
-        let mut headers: [libc::mmsghdr; BATCH] = std::mem::zeroed();
-        let mut names: [libc::sockaddr_storage; BATCH] = std::mem::zeroed();
-        for i in 0..count {
-            iovecs[i].iov_base = buffer[i * stride..].as_mut_ptr() as *mut libc::c_void;
-            iovecs[i].iov_len = stride;
-            let h = &mut headers[i].msg_hdr;
-            h.msg_name = (&mut names[i]) as *mut libc::sockaddr_storage as *mut libc::c_void;
-            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut iovecs[i];
-            h.msg_iovlen = 1;
-        }
-        let got = libc::recvmmsg(
-            socket.as_raw_fd(),
-            headers.as_mut_ptr(),
-            count as libc::c_uint,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        );
-        if got < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        for i in 0..got as usize {
-            let len = headers[i].msg_hdr.msg_namelen;
-            // socket2's storage is a sockaddr_storage too (checked below).
-            let addr = SockAddr::new(std::mem::transmute_copy(&names[i]), len);
-            meta[i] = (headers[i].msg_len as usize, addr.as_socket());
-        }
-        Ok(got as usize)
-    }
+    Ok(n)
 }
-
-#[cfg(target_os = "linux")]
-const _: () = assert!(size_of::<libc::sockaddr_storage>() == size_of::<socket2::SockAddrStorage>());
 
 /// One datagram per call where `sendmmsg` does not exist.
 #[cfg(not(target_os = "linux"))]

@@ -211,6 +211,10 @@ pub fn recv_segmented(
     }
 }
 
+// `recv_segmented` copies the kernel's address storage into socket2's.
+#[cfg(target_os = "linux")]
+const _: () = assert!(size_of::<libc::sockaddr_storage>() == size_of::<socket2::SockAddrStorage>());
+
 /// Room for one control message holding an int (the largest either direction uses):
 /// CMSG_SPACE(sizeof(int)) on 64-bit Linux, a 16-byte header and the int aligned to 8 (more
 /// than enough on 32-bit).
