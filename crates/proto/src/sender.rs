@@ -193,7 +193,6 @@ pub struct Outgoing {
     next_seq: u64,
     next_best_effort_seq: u64,
     retransmit: VecDeque<Sent>,
-    retransmit_bytes: usize,
     /// Bytes held for repair by every reliable event sent so far (a running total, so that
     /// the bytes above any sequence cost O(1)).
     held_sent: u64,
@@ -244,7 +243,6 @@ impl Outgoing {
             next_seq: 0,
             next_best_effort_seq: 0,
             retransmit: VecDeque::new(),
-            retransmit_bytes: 0,
             held_sent: 0,
             data: DatagramQueue::default(),
             control: DatagramQueue::default(),
@@ -294,7 +292,6 @@ impl Outgoing {
         stats.fragments_out += fragments;
         stats.events_out += 1;
         if mode != DeliveryMode::BestEffort {
-            self.retransmit_bytes += held_bytes(&payload);
             let held_before = self.held_sent;
             self.held_sent += held_bytes(&payload) as u64;
             self.retransmit.push_back(Sent {
@@ -456,6 +453,12 @@ impl Outgoing {
         !full && !flow_blocked
     }
 
+    /// Bytes held for repair (payloads and bookkeeping): what was sent since the oldest
+    /// entry still held.
+    fn retransmit_bytes(&self) -> usize {
+        self.retransmit.front().map_or(0, |oldest| (self.held_sent - oldest.held_before) as usize)
+    }
+
     /// Bytes held for repair that some reporting receiver has not acknowledged (0 while
     /// none reports). O(1): the entry at the floor knows the bytes sent before it.
     fn unacked_bytes(&mut self, now: Instant) -> usize {
@@ -463,7 +466,7 @@ impl Outgoing {
         let Some(floor) = self.flow.floor() else { return 0 };
         let oldest = self.oldest_available();
         if floor <= oldest {
-            return self.retransmit_bytes;
+            return self.retransmit_bytes();
         }
         match self.retransmit.get((floor - oldest) as usize) {
             Some(at_floor) => (self.held_sent - at_floor.held_before) as usize,
@@ -488,7 +491,7 @@ impl Outgoing {
     fn is_full(&self) -> bool {
         self.data.bytes >= self.config.max_tx_queue_bytes
             || self.retransmit.len() >= self.config.retransmit_max_events
-            || self.retransmit_bytes >= self.config.retransmit_max_bytes
+            || self.retransmit_bytes() >= self.config.retransmit_max_bytes
     }
 
     /// Drops repair copies that are too old, or over the bounds and held long enough — or,
@@ -499,10 +502,9 @@ impl Outgoing {
         while let Some(front) = self.retransmit.front() {
             let age = now.saturating_duration_since(front.sent_at);
             let over = self.retransmit.len() >= self.config.retransmit_max_events
-                || self.retransmit_bytes >= self.config.retransmit_max_bytes;
+                || self.retransmit_bytes() >= self.config.retransmit_max_bytes;
             let held_enough = age >= self.config.retransmit_min_hold || front.seq < acked_below;
             if age >= self.config.retransmit_max_age || (over && held_enough) {
-                self.retransmit_bytes -= held_bytes(&front.payload);
                 self.retransmit.pop_front();
             } else {
                 break;
@@ -575,6 +577,6 @@ impl Outgoing {
     /// Gauges for the stats snapshot.
     pub fn refresh_gauges(&self, stats: &mut ProtocolStats) {
         stats.retransmit_events = self.retransmit.len() as u64;
-        stats.retransmit_bytes = self.retransmit_bytes as u64;
+        stats.retransmit_bytes = self.retransmit_bytes() as u64;
     }
 }

@@ -59,6 +59,33 @@ struct State {
     emitter_waiting: bool,
 }
 
+/// Encoded events waiting to go into the ring, oldest first: one (`Option`, so that a
+/// single emit allocates no queue) or a batch (`VecDeque`).
+pub(crate) trait Pending {
+    /// The payload length of the oldest, if any.
+    fn front_len(&self) -> Option<usize>;
+    /// Takes the oldest.
+    fn pop(&mut self) -> Option<(Vec<u8>, DeliveryMode)>;
+}
+
+impl Pending for Option<(Vec<u8>, DeliveryMode)> {
+    fn front_len(&self) -> Option<usize> {
+        self.as_ref().map(|(p, _)| p.len())
+    }
+    fn pop(&mut self) -> Option<(Vec<u8>, DeliveryMode)> {
+        self.take()
+    }
+}
+
+impl Pending for VecDeque<(Vec<u8>, DeliveryMode)> {
+    fn front_len(&self) -> Option<usize> {
+        self.front().map(|(p, _)| p.len())
+    }
+    fn pop(&mut self) -> Option<(Vec<u8>, DeliveryMode)> {
+        self.pop_front()
+    }
+}
+
 /// See the module documentation.
 pub(crate) struct EmitRing {
     state: Mutex<State>,
@@ -82,28 +109,29 @@ impl EmitRing {
 
     /// Queues every payload of `batch` that fits now, in order, under one lock, taking them
     /// off its front; `Full` if some are left, `Closed` (and nothing taken) once stopped.
-    pub fn try_push(&self, batch: &mut VecDeque<(Vec<u8>, DeliveryMode)>) -> Result<(), PushError> {
+    pub fn try_push(&self, batch: &mut impl Pending) -> Result<(), PushError> {
         let mut s = self.lock();
         if s.closed {
             return Err(PushError::Closed);
         }
         let was_empty = s.events.is_empty();
-        while let Some((payload, _)) = batch.front() {
-            let room = s.events.is_empty() || (s.events.len() < MAX_EVENTS && s.bytes + payload.len() <= MAX_BYTES);
+        while let Some(len) = batch.front_len() {
+            let room = s.events.is_empty() || (s.events.len() < MAX_EVENTS && s.bytes + len <= MAX_BYTES);
             if !room {
                 break;
             }
-            let (payload, mode) = batch.pop_front().expect("front was Some");
+            let (payload, mode) = batch.pop().expect("front was Some");
             let payload = s.store(payload);
             s.bytes += payload.len();
             s.events.push_back(Emit { payload, mode });
         }
-        let full = !batch.is_empty();
+        let full = batch.front_len().is_some();
         if full {
             s.emitter_waiting = true;
         }
+        let wake = was_empty && !s.events.is_empty();
         drop(s);
-        if was_empty {
+        if wake {
             self.driver.notify_one();
         }
         if full {
@@ -115,7 +143,7 @@ impl EmitRing {
 
     /// Queues all of `batch`, waiting for room while the ring is full; `Closed` once the
     /// driver stopped (what was queued before that is sent; the rest is not).
-    pub async fn push(&self, mut batch: VecDeque<(Vec<u8>, DeliveryMode)>) -> Result<(), PushError> {
+    pub async fn push(&self, mut batch: impl Pending) -> Result<(), PushError> {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
@@ -129,12 +157,12 @@ impl EmitRing {
 
     /// Queues one payload, waiting for room while the ring is full.
     pub async fn push_one(&self, payload: Vec<u8>, mode: DeliveryMode) -> Result<(), PushError> {
-        self.push(VecDeque::from([(payload, mode)])).await
+        self.push(Some((payload, mode))).await
     }
 
     /// Queues one payload if there is room now.
     pub fn try_push_one(&self, payload: Vec<u8>, mode: DeliveryMode) -> Result<(), PushError> {
-        self.try_push(&mut VecDeque::from([(payload, mode)]))
+        self.try_push(&mut Some((payload, mode)))
     }
 
     /// Waits until the ring has events (returns at once if it has some now).

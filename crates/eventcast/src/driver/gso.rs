@@ -21,6 +21,15 @@ pub const MAX_SEGMENTS: usize = 64;
 pub const MAX_RUN_BYTES: usize = 65_000;
 /// Messages per `sendmmsg` call.
 pub const MESSAGES: usize = 64;
+/// Datagrams per `send_segmented` call at most (more are left for the next call).
+pub const MAX_DATAGRAMS: usize = 512;
+
+/// Scratch space of `send_segmented`, kept by the caller so that a send allocates nothing.
+#[derive(Debug, Default)]
+pub struct Plan {
+    lens: Vec<usize>,
+    runs: Vec<Run>,
+}
 
 /// One message of a send: `count` datagrams from `start`, each `segment` bytes long but
 /// the last, which may be shorter (`count == 1`: a plain datagram).
@@ -83,22 +92,25 @@ pub fn send_segmented(
     socket: &impl std::os::fd::AsRawFd,
     destination: &SockAddr,
     datagrams: &[&[u8]],
-    runs: &mut Vec<Run>,
+    plan: &mut Plan,
 ) -> io::Result<usize> {
-    let lens: Vec<usize> = datagrams.iter().map(|d| d.len()).collect();
-    plan_runs(&lens, MESSAGES, runs);
+    let datagrams = &datagrams[..datagrams.len().min(MAX_DATAGRAMS)];
+    plan.lens.clear();
+    plan.lens.extend(datagrams.iter().map(|d| d.len()));
+    let runs = &mut plan.runs;
+    plan_runs(&plan.lens, MESSAGES, runs);
     let taken: usize = runs.iter().map(|r| r.count).sum();
     if taken == 0 {
         return Ok(0);
     }
-    let mut iovecs: Vec<libc::iovec> = Vec::with_capacity(taken);
     let mut control = [Control::ZERO; MESSAGES];
-    // SAFETY: zeroed mmsghdr is a valid empty value; every pointer set below points into
-    // `datagrams`, `iovecs` (not reallocated after this: its capacity is `taken`),
-    // `control` or `destination`, all alive for the call; the kernel only reads them.
+    // SAFETY: zeroed iovec/mmsghdr are valid empty values; every pointer set below points
+    // into `datagrams`, `iovecs`, `control` or `destination`, all alive for the call; the
+    // kernel only reads them.
     unsafe {
-        for d in datagrams.iter().take(taken) {
-            iovecs.push(libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() });
+        let mut iovecs: [libc::iovec; MAX_DATAGRAMS] = std::mem::zeroed();
+        for (iov, d) in iovecs.iter_mut().zip(&datagrams[..taken]) {
+            *iov = libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() };
         }
         let mut headers: [libc::mmsghdr; MESSAGES] = std::mem::zeroed();
         for (m, run) in runs.iter().enumerate() {
@@ -320,7 +332,7 @@ mod tests {
             let payloads: Vec<Vec<u8>> =
                 (0..150u32).map(|i| vec![i as u8; if i % 50 == 49 { 300 } else { 1000 }]).collect();
             let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-            let mut plan = Vec::new();
+            let mut plan = Plan::default();
             let mut sent = 0;
             while sent < refs.len() {
                 match send_segmented(&tx, &to, &refs[sent..], &mut plan) {
@@ -368,7 +380,7 @@ pub fn send_segmented(
     socket: &tokio::net::UdpSocket,
     destination: &SockAddr,
     datagrams: &[&[u8]],
-    _runs: &mut Vec<Run>,
+    _plan: &mut Plan,
 ) -> io::Result<usize> {
     super::batch::send_to_many(socket, destination, datagrams)
 }

@@ -38,7 +38,7 @@ const COLLECT_TAKEN: Duration = Duration::from_millis(2);
 const COLLECT_TAKEN_IDLE: Duration = Duration::from_millis(64);
 /// Datagrams the driver takes from the core per send call when sends are segmented (runs
 /// of up to 64 go as one message, 64 messages per call).
-const SEND_BATCH: usize = 512;
+const SEND_BATCH: usize = gso::MAX_DATAGRAMS;
 /// Room for each received datagram: the largest UDP payload. The buffer is one zeroed
 /// allocation that the OS maps lazily, so only pages datagrams touch become resident.
 const RECV_STRIDE: usize = 65_536;
@@ -93,7 +93,7 @@ struct Buffers {
     meta: Vec<Received>,
     /// Whether sends may go segmented (UDP GSO); off after the kernel refused one.
     gso: bool,
-    runs: Vec<gso::Run>,
+    plan: gso::Plan,
     /// Datagrams the core produced that the socket has not taken yet.
     send: std::collections::VecDeque<Vec<u8>>,
     destination: SockAddr,
@@ -115,7 +115,7 @@ impl Driver {
             recv: vec![0u8; RECV_STRIDE * BATCH],
             meta: vec![Received::default(); BATCH],
             gso: true,
-            runs: Vec::new(),
+            plan: gso::Plan::default(),
             send: Default::default(),
             destination: self.destination.into(),
             taken: Vec::new(),
@@ -315,8 +315,8 @@ impl Driver {
             // get what it took. Without multicast, every datagram goes at once.
             let sent = match &self.socket {
                 Some(socket) if io.gso => {
-                    let (destination, runs) = (&io.destination, &mut io.runs);
-                    match socket.try_io(Interest::WRITABLE, || gso::send_segmented(socket, destination, &refs, runs)) {
+                    let (destination, plan) = (&io.destination, &mut io.plan);
+                    match socket.try_io(Interest::WRITABLE, || gso::send_segmented(socket, destination, &refs, plan)) {
                         Err(e) if gso::is_gso_unsupported(&e) => {
                             tracing::debug!(target: "eventcast::net", error = %e, "UDP GSO refused: sending datagram by datagram");
                             io.gso = false;

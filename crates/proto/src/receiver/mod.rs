@@ -66,6 +66,11 @@ pub struct Incoming {
     group: group::GroupEstimate,
 }
 
+/// Moves the timer `slot` to `at` if that is sooner (or it is unset).
+fn no_later_than(slot: &mut Option<Instant>, at: Instant) {
+    *slot = Some(slot.map_or(at, |t| t.min(at)));
+}
+
 /// A sender that has sent this many datagrams, over at least [`PROOF_AGE`], counts as real
 /// even before a whole event of it arrived (a large first event may need repairs to
 /// complete). Frames do not count: one datagram can carry hundreds.
@@ -185,7 +190,7 @@ impl Incoming {
         }
         if !self.peers.contains_key(&sender) {
             let expiry = now + self.config.peer_timeout;
-            self.peer_expiry = Some(self.peer_expiry.map_or(expiry, |t| t.min(expiry)));
+            no_later_than(&mut self.peer_expiry, expiry);
             self.unproven.push_back(sender);
             if self.unproven.len() > 2 * self.config.max_senders {
                 let peers = &self.peers;
@@ -325,8 +330,8 @@ impl Incoming {
                         if let Some(g) = peer.gaps.isolate(f.seq) {
                             g.tries = 0;
                             g.next_at = g.next_at.min(retry);
-                            peer.nack_at = Some(peer.nack_at.map_or(retry, |t| t.min(retry)));
-                            self.nack_due = Some(self.nack_due.map_or(retry, |d| d.min(retry)));
+                            no_later_than(&mut peer.nack_at, retry);
+                            no_later_than(&mut self.nack_due, retry);
                         }
                     }
                     return;

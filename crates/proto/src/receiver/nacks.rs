@@ -55,9 +55,6 @@ impl Incoming {
         entries: impl Iterator<Item = NackEntry>,
         stats: &mut ProtocolStats,
     ) {
-        if !self.peers.contains_key(&target) {
-            return;
-        }
         let later = now + self.config.nack_retry + self.random_backoff();
         let Some(peer) = self.peers.get_mut(&target) else {
             return;

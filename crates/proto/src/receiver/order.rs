@@ -81,8 +81,8 @@ impl Incoming {
             _ => first_nack,
         };
         peer.gaps.open(from, end, now, first_nack);
-        peer.nack_at = Some(peer.nack_at.map_or(first_nack, |t| t.min(first_nack)));
-        self.nack_due = Some(self.nack_due.map_or(first_nack, |d| d.min(first_nack)));
+        super::no_later_than(&mut peer.nack_at, first_nack);
+        super::no_later_than(&mut self.nack_due, first_nack);
     }
 
     /// Moves `next_expected` up to `floor`: held events below it are delivered, and every
@@ -235,16 +235,14 @@ impl Incoming {
         if peer.gaps.find(seq).is_some() {
             return; // a gap already asks for it
         }
-        if !peer.gaps.insert_one(seq, now, now + self.config.nack_retry) {
+        let retry = now + self.config.nack_retry;
+        if !peer.gaps.insert_one(seq, now, retry) {
             // no room for another gap: as before this receiver could defer, it is lost
             stats.dropped.delivery_queue_full += 1;
-            peer.done.mark(seq);
-            self.report_lost(sender, seq, seq, stats);
-            return self.advance(sender, stats);
+            return self.declare_lost(sender, seq, seq.saturating_add(1), stats);
         }
-        let retry = now + self.config.nack_retry;
-        peer.nack_at = Some(peer.nack_at.map_or(retry, |t| t.min(retry)));
-        self.nack_due = Some(self.nack_due.map_or(retry, |d| d.min(retry)));
+        super::no_later_than(&mut peer.nack_at, retry);
+        super::no_later_than(&mut self.nack_due, retry);
     }
 
     /// Keeps a sender's held events within `max_held_bytes`, and all senders' within
